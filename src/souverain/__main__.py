@@ -1,0 +1,3 @@
+from souverain.cli import main
+
+main()
