@@ -1,0 +1,246 @@
+"""Settings of each component, with defaults that are secure and sovereign."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from souverain.model.base import DomainName, Network, Port, Strict
+
+# Components a host can carry. base and pki go on every host whatever the host lists.
+PLACEABLE = (
+    "proxy",
+    "postgresql",
+    "redis",
+    "directory",
+    "sso",
+    "mail",
+    "chat",
+    "visio",
+    "drive",
+    "backup",
+)
+EVERYWHERE = ("base", "pki")
+ALL_COMPONENTS = (*EVERYWHERE, *PLACEABLE)
+# Components a tenant can switch on or off for its own users.
+TENANT_COMPONENTS = ("mail", "chat", "visio", "drive")
+# Components that run once for the whole suite (no high availability yet).
+SINGLETONS = ("directory", "sso", "postgresql", "redis", "backup")
+
+ComponentName = Literal[
+    "proxy", "postgresql", "redis", "directory", "sso", "mail", "chat", "visio", "drive", "backup"
+]
+TenantComponentName = Literal["mail", "chat", "visio", "drive"]
+
+
+class BaseSettings(Strict):
+    """Every host: SSH, firewall, time, logs, updates, kernel hardening."""
+
+    ntp_servers: list[str] = Field(
+        min_length=1,
+        description="NTP servers the hosts may use. No public pool is set by default: "
+        "name internal or national servers you trust.",
+    )
+    admin_networks: list[Network] = Field(
+        min_length=1,
+        description="Networks allowed to reach SSH; everything else is dropped.",
+    )
+    ssh_port: Port = 22
+    journald_retention_days: int = Field(default=365, ge=30, le=3650)
+    journald_max_use: str = Field(default="2G", pattern=r"^[0-9]+[KMG]$")
+    unattended_security_upgrades: bool = True
+    timezone: str = Field(default="Europe/Paris", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
+
+
+class ProxySettings(Strict):
+    """nginx in front of every web service."""
+
+    hsts_max_age: int = Field(default=63072000, ge=31536000, description="At least one year.")
+    client_max_body_size_mb: int = Field(default=512, ge=1, le=65536)
+
+
+class AcmeSettings(Strict):
+    directory_url: HttpUrl = Field(description="The ACME directory of the CA you choose.")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PkiSettings(Strict):
+    """Certificates: an internal CA (on-premises, lab) or ACME (public hosts)."""
+
+    mode: Literal["internal", "acme"] = "internal"
+    acme: AcmeSettings | None = None
+    organisation: str = Field(default="souverain", min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _acme_needs_settings(self) -> PkiSettings:
+        if self.mode == "acme" and self.acme is None:
+            raise ValueError("mode acme needs an 'acme' section with directory_url and email")
+        return self
+
+
+class Toggle(Strict):
+    enabled: bool = True
+
+
+class PostgresqlSettings(Toggle):
+    """Shared PostgreSQL for the components that need one (databases per component and tenant)."""
+
+
+class RedisSettings(Toggle):
+    """Shared Redis (drive file locking and cache)."""
+
+
+class DirectorySettings(Toggle):
+    """OpenLDAP: one base DN for the suite, one organisational unit per tenant."""
+
+    suffix: str | None = Field(
+        default=None,
+        pattern=r"^(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*$",
+        description="Base DN; derived from the first tenant's domain when absent.",
+    )
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    lockout_failures: int = Field(default=5, ge=3, le=20)
+
+
+class SsoSettings(Toggle):
+    """LemonLDAP::NG, an OpenID Connect provider with one portal per tenant."""
+
+    hostname: str = Field(default="auth", pattern=r"^[a-z0-9-]{1,63}$")
+    admin_group: str = Field(default="admins", pattern=r"^[a-z0-9_-]{1,64}$")
+    admin_mfa: bool = Field(default=True, description="TOTP required for the admin group.")
+
+
+class SpamSettings(Strict):
+    """Rspamd. Third-party lookups (fuzzy servers, maps, public blocklists) are off by default."""
+
+    external_lookups: bool = False
+    fuzzy_servers: list[str] = Field(default_factory=list)
+    dns_blocklists: list[DomainName] = Field(default_factory=list)
+
+
+class MailSettings(Toggle):
+    """Postfix, Dovecot, Rspamd and webmail."""
+
+    hostname: str = Field(default="mail", pattern=r"^[a-z0-9-]{1,63}$")
+    webmail_hostname: str = Field(default="webmail", pattern=r"^[a-z0-9-]{1,63}$")
+    dkim_key_bits: Literal[2048, 3072, 4096] = 2048
+    dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
+    mta_sts_mode: Literal["testing", "enforce"] = "enforce"
+    max_message_size_mb: int = Field(default=50, ge=1, le=1024)
+    spam: SpamSettings = Field(default_factory=SpamSettings)
+
+
+class FederationSettings(Strict):
+    mode: Literal["off", "allowlist"] = "off"
+    allowlist: list[DomainName] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _allowlist_matches_mode(self) -> FederationSettings:
+        if self.mode == "allowlist" and not self.allowlist:
+            raise ValueError("mode allowlist needs at least one domain in 'allowlist'")
+        if self.mode == "off" and self.allowlist:
+            raise ValueError("'allowlist' is set but mode is off; set mode: allowlist")
+        return self
+
+
+class ChatSettings(Toggle):
+    """Matrix Synapse (one per tenant) and Element web."""
+
+    hostname: str = Field(default="matrix", pattern=r"^[a-z0-9-]{1,63}$")
+    element_hostname: str = Field(default="chat", pattern=r"^[a-z0-9-]{1,63}$")
+    synapse_version: str = Field(default="1.163.2", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    federation: FederationSettings = Field(default_factory=FederationSettings)
+    url_previews: bool = False
+    media_retention_days: int | None = Field(default=None, ge=1)
+
+
+class VisioSettings(Toggle):
+    """Jitsi Meet, Prosody and coturn."""
+
+    hostname: str = Field(default="visio", pattern=r"^[a-z0-9-]{1,63}$")
+    guests_allowed: bool = False
+    media_port: Port = 10000
+    turn_port: Port = 3478
+    turns_port: Port = 5349
+    recording: bool = False
+
+
+class DriveSettings(Toggle):
+    """Nextcloud, one instance per tenant."""
+
+    hostname: str = Field(default="drive", pattern=r"^[a-z0-9-]{1,63}$")
+    server_side_encryption: bool = False
+    app_store: bool = Field(default=False, description="Off: no call to the public app store.")
+
+
+class BackupRetention(Strict):
+    daily: int = Field(default=7, ge=1)
+    weekly: int = Field(default=4, ge=0)
+    monthly: int = Field(default=6, ge=0)
+
+
+class BackupSettings(Toggle):
+    """BorgBackup, encrypted, to a backup host."""
+
+    enabled: bool = False
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^ssh://[^\s]+$",
+        description="Borg repository, e.g. ssh://borg@backup.example.org/./suite",
+    )
+    retention: BackupRetention = Field(default_factory=BackupRetention)
+
+    @model_validator(mode="after")
+    def _enabled_needs_repository(self) -> BackupSettings:
+        if self.enabled and self.repository is None:
+            raise ValueError("backup is enabled but no 'repository' is set")
+        return self
+
+
+class Components(Strict):
+    base: BaseSettings
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    pki: PkiSettings = Field(default_factory=PkiSettings)
+    postgresql: PostgresqlSettings = Field(default_factory=PostgresqlSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    sso: SsoSettings = Field(default_factory=SsoSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    visio: VisioSettings = Field(default_factory=VisioSettings)
+    drive: DriveSettings = Field(default_factory=DriveSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+
+    def is_enabled(self, name: str) -> bool:
+        if name in ("base", "pki", "proxy"):
+            return True
+        settings = getattr(self, name)
+        return bool(settings.enabled)
+
+    def enabled_names(self) -> list[str]:
+        return [name for name in ALL_COMPONENTS if self.is_enabled(name)]
+
+
+# What each component needs running somewhere in the suite.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "sso": ("directory",),
+    "mail": ("directory",),
+    "chat": ("directory", "sso", "postgresql"),
+    "visio": ("sso",),
+    "drive": ("directory", "sso", "postgresql", "redis"),
+}
+
+
+__all__ = [
+    "ALL_COMPONENTS",
+    "EVERYWHERE",
+    "PLACEABLE",
+    "REQUIRES",
+    "SINGLETONS",
+    "TENANT_COMPONENTS",
+    "ComponentName",
+    "Components",
+    "Port",
+    "TenantComponentName",
+]

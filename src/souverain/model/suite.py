@@ -1,0 +1,347 @@
+"""The whole of suite.yml: hosting, hosts, tenants, components, trust and artifacts."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import ConfigDict, Field, HttpUrl, model_validator
+
+from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
+from souverain.model.components import (
+    EVERYWHERE,
+    PLACEABLE,
+    REQUIRES,
+    SINGLETONS,
+    TENANT_COMPONENTS,
+    ComponentName,
+    Components,
+    TenantComponentName,
+)
+
+# ISO 3166-1 alpha-2 codes of the EU/EEA member states (SecNumCloud 19.2 data location).
+EU_EEA_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
+)
+
+
+Loc = tuple[str | int, ...]
+
+
+class InconsistentSuite(ValueError):
+    """Cross-field rules broken; each problem keeps the field path it is about."""
+
+    def __init__(self, problems: list[tuple[Loc, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
+class Hosting(Strict):
+    """Where the suite runs; declared here, checked by the audit."""
+
+    provider: str = Field(min_length=1, max_length=128, description="Hoster or 'on-premises'.")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. FR.")
+    region: str | None = Field(default=None, max_length=128)
+    secnumcloud_qualified: bool = Field(
+        default=False, description="Whether the provider holds the SecNumCloud qualification."
+    )
+
+    @property
+    def in_eu(self) -> bool:
+        return self.country in EU_EEA_COUNTRIES
+
+
+class Connection(Strict):
+    """How Ansible and verify reach the hosts over SSH."""
+
+    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    private_key_file: str | None = Field(default=None, description="Relative to this directory.")
+    known_hosts_file: str | None = Field(default=None, description="Relative to this directory.")
+
+
+class Host(Strict):
+    name: Identifier
+    address: IPAddress
+    ssh_user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_port: Port | None = None
+    components: list[ComponentName] | None = Field(
+        default=None,
+        description="What this host carries (base and pki go everywhere). "
+        "Omitted on a single host: everything enabled.",
+    )
+
+
+class Quotas(Strict):
+    mail_mb: int = Field(default=2048, ge=10)
+    drive_gb: int = Field(default=10, ge=1)
+
+
+class Tenant(Strict):
+    """One organisation: its domain, users, mailboxes, homeserver, drive and SSO portal."""
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=128)
+    domain: DomainName
+    extra_domains: list[DomainName] = Field(default_factory=list)
+    components: list[TenantComponentName] | None = Field(
+        default=None, description="Omitted: every component enabled suite-wide."
+    )
+    quotas: Quotas = Field(default_factory=Quotas)
+
+    @property
+    def domains(self) -> list[str]:
+        return [self.domain, *self.extra_domains]
+
+
+class Trust(Strict):
+    extra_ca: list[str] = Field(
+        default_factory=list,
+        description="PEM files (relative to this directory) of CAs the hosts must trust, "
+        "for example a corporate TLS-inspecting proxy.",
+    )
+
+
+class Artifact(Strict):
+    """Something that comes from neither Debian nor PyPI, pinned by version and checksum."""
+
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.+~_-]+$")
+    sha256: Sha256 | None = Field(
+        default=None, description="Checksum of the archive (or of the apt signing key)."
+    )
+    source: Literal["upstream", "mirror", "local"] = "upstream"
+    url: HttpUrl | None = None
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _source_has_location(self) -> Artifact:
+        if self.source == "mirror" and self.url is None:
+            raise ValueError("source mirror needs 'url'")
+        if self.source == "local" and self.path is None:
+            raise ValueError("source local needs 'path'")
+        return self
+
+
+class Artifacts(Strict):
+    jitsi: Artifact = Field(default_factory=lambda: Artifact(version="2.0.10314"))
+    element: Artifact = Field(default_factory=lambda: Artifact(version="1.12.3"))
+    nextcloud: Artifact = Field(default_factory=lambda: Artifact(version="32.0.2"))
+
+
+class Suite(Strict):
+    """The root of suite.yml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    version: Literal[1] = 1
+    name: Identifier
+    hosting: Hosting
+    connection: Connection = Field(default_factory=Connection)
+    hosts: list[Host] = Field(min_length=1)
+    tenants: list[Tenant] = Field(min_length=1)
+    components: Components
+    trust: Trust = Field(default_factory=Trust)
+    artifacts: Artifacts = Field(default_factory=Artifacts)
+
+    # ---- cross-field rules -------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _check_cross_field_rules(self) -> Suite:
+        problems = [
+            *self._duplicate_hosts(),
+            *self._placement_problems(),
+            *self._tenant_problems(),
+            *self._dependency_problems(),
+        ]
+        if problems:
+            raise InconsistentSuite(problems)
+        return self
+
+    def _duplicate_hosts(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        seen_names: dict[str, int] = {}
+        seen_addresses: dict[str, int] = {}
+        for index, host in enumerate(self.hosts):
+            if host.name in seen_names:
+                problems.append(
+                    (
+                        ("hosts", index, "name"),
+                        f"name {host.name!r} is already used by hosts[{seen_names[host.name]}]",
+                    )
+                )
+            if host.address in seen_addresses:
+                problems.append(
+                    (
+                        ("hosts", index, "address"),
+                        f"address {host.address} is already used by "
+                        f"hosts[{seen_addresses[host.address]}]",
+                    )
+                )
+            seen_names.setdefault(host.name, index)
+            seen_addresses.setdefault(host.address, index)
+        return problems
+
+    def _placement_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        enabled = set(self.components.enabled_names())
+        if len(self.hosts) > 1:
+            for index, host in enumerate(self.hosts):
+                if host.components is None:
+                    problems.append(
+                        (
+                            ("hosts", index),
+                            f"host {host.name}: with several hosts, list the components "
+                            "each one carries ('components: [...]')",
+                        )
+                    )
+        for index, host in enumerate(self.hosts):
+            for position, component in enumerate(host.components or []):
+                if component not in enabled:
+                    problems.append(
+                        (
+                            ("hosts", index, "components", position),
+                            f"host {host.name} carries {component}, which is disabled "
+                            f"(components.{component}.enabled is false)",
+                        )
+                    )
+        placement = self.placement
+        for component in PLACEABLE:
+            hosts = placement.get(component, [])
+            if component in enabled and not hosts and not problems:
+                problems.append(
+                    (
+                        ("components", component),
+                        f"{component} is enabled but no host carries it; add it to a host's "
+                        "'components' list or set enabled: false",
+                    )
+                )
+            if component in SINGLETONS and len(hosts) > 1:
+                problems.append(
+                    (
+                        ("hosts",),
+                        f"{component} is placed on {len(hosts)} hosts ({', '.join(hosts)}); "
+                        "it runs on one host only",
+                    )
+                )
+        return problems
+
+    def _tenant_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        ids: dict[str, int] = {}
+        domains: dict[str, int] = {}
+        enabled = set(self.components.enabled_names())
+        for index, tenant in enumerate(self.tenants):
+            if tenant.id in ids:
+                problems.append(
+                    (
+                        ("tenants", index, "id"),
+                        f"tenant id {tenant.id!r} is already used by tenants[{ids[tenant.id]}]",
+                    )
+                )
+            ids.setdefault(tenant.id, index)
+            for position, domain in enumerate(tenant.domains):
+                if domain in domains:
+                    owner = domains[domain]
+                    where = "the same tenant" if owner == index else f"tenants[{owner}]"
+                    field: Loc = (
+                        ("tenants", index, "domain")
+                        if position == 0
+                        else ("tenants", index, "extra_domains", position - 1)
+                    )
+                    problems.append((field, f"domain {domain} is already used by {where}"))
+                domains.setdefault(domain, index)
+            for position, component in enumerate(tenant.components or []):
+                if component not in enabled:
+                    problems.append(
+                        (
+                            ("tenants", index, "components", position),
+                            f"tenant {tenant.id} enables {component}, which is disabled "
+                            f"suite-wide (components.{component}.enabled is false)",
+                        )
+                    )
+        return problems
+
+    def _dependency_problems(self) -> list[tuple[Loc, str]]:
+        enabled = set(self.components.enabled_names())
+        problems: list[tuple[Loc, str]] = []
+        for component, needs in REQUIRES.items():
+            if component not in enabled:
+                continue
+            for need in needs:
+                if need not in enabled:
+                    problems.append(
+                        (
+                            ("components", need, "enabled"),
+                            f"{component} is enabled and needs {need}, which is disabled",
+                        )
+                    )
+        return problems
+
+    # ---- derived views (what render, deploy and info use) ------------------------------
+
+    @cached_property
+    def placement(self) -> dict[str, list[str]]:
+        """component -> names of the hosts that carry it (base and pki: every host)."""
+        enabled = self.components.enabled_names()
+        result: dict[str, list[str]] = {name: [h.name for h in self.hosts] for name in EVERYWHERE}
+        for component in PLACEABLE:
+            if component not in enabled:
+                continue
+            result[component] = [
+                host.name
+                for host in self.hosts
+                if (host.components is None and len(self.hosts) == 1)
+                or (host.components is not None and component in host.components)
+            ]
+        return result
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def components_of_host(self, name: str) -> list[str]:
+        return [component for component, hosts in self.placement.items() if name in hosts]
+
+    def tenant_components(self, tenant: Tenant) -> list[str]:
+        enabled = set(self.components.enabled_names())
+        chosen = tenant.components if tenant.components is not None else TENANT_COMPONENTS
+        return [name for name in TENANT_COMPONENTS if name in chosen and name in enabled]
+
+    @property
+    def directory_suffix(self) -> str:
+        configured = self.components.directory.suffix
+        if configured:
+            return configured
+        return ",".join(f"dc={label}" for label in self.tenants[0].domain.split("."))
