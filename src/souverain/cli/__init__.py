@@ -11,12 +11,21 @@ from souverain import __version__
 from souverain.cli.lazy import LazyGroup
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("souverain.cli.cmd_init:init", "Create a deployment directory with a commented suite.yml."),
-    "validate": ("souverain.cli.cmd_validate:validate", "Check suite.yml and report every problem."),
+    "init": (
+        "souverain.cli.cmd_init:init",
+        "Create a deployment directory with a commented suite.yml.",
+    ),
+    "validate": (
+        "souverain.cli.cmd_validate:validate",
+        "Check suite.yml and report every problem.",
+    ),
     "render": ("souverain.cli.cmd_render:render", "Render every configuration file into build/."),
     "plan": ("souverain.cli.cmd_plan:plan", "Show what a render would change, without writing."),
     "info": ("souverain.cli.cmd_info:info", "List each tenant's services, URLs and hosts."),
-    "lab": ("souverain.cli.cmd_lab:lab", "Throwaway Debian hosts on this machine, for trying and testing."),
+    "lab": (
+        "souverain.cli.cmd_lab:lab",
+        "Throwaway Debian hosts on this machine, for trying and testing.",
+    ),
     "deploy": ("souverain.cli.cmd_deploy:deploy", "Render, then converge the hosts with Ansible."),
     "verify": ("souverain.cli.cmd_verify:verify", "Check the deployed hosts with testinfra."),
     "up": ("souverain.cli.cmd_up:up", "validate, render, deploy and verify in one go."),
