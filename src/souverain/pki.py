@@ -22,6 +22,7 @@ Not yet: ACME (public hosts, with a configurable directory URL) will issue throu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -269,11 +270,13 @@ class Pki:
         cert_path = self._dir / "certs" / f"{name}.crt"
         key_path = self._dir / "keys" / f"{name}.key"
         current = self._current(cert_path, key_path, names, moment)
+        renewed = current is None
+        load_key: Callable[[], bytes]
         if current is None:
-            current = self._issue(cert_path, key_path, names, moment)
-            renewed = True
+            current, key_pem = self._issue(cert_path, key_path, names, moment)
+            load_key = functools.partial(bytes, key_pem)
         else:
-            renewed = False
+            load_key = functools.partial(self._read_key, key_path, current)
         cert_pem = _pem(current)
         return Issued(
             name=name,
@@ -284,8 +287,18 @@ class Pki:
             cert_path=cert_path,
             key_path=key_path,
             renewed=renewed,
-            _load_key=lambda: vault.read_file(key_path, self._password),
+            _load_key=load_key,
         )
+
+    def _read_key(self, key_path: Path, certificate: x509.Certificate) -> bytes:
+        key_pem = vault.read_file(key_path, self._password)
+        key = serialization.load_pem_private_key(key_pem, None)
+        if key.public_key() != certificate.public_key():
+            raise SecretsError(
+                f"{key_path} no longer holds the key of this certificate: it was reissued",
+                hint="Ask ensure_certificate() again for the current certificate and key.",
+            )
+        return key_pem
 
     def _current(
         self, cert_path: Path, key_path: Path, names: tuple[str, ...], now: datetime
@@ -308,7 +321,7 @@ class Pki:
 
     def _issue(
         self, cert_path: Path, key_path: Path, names: tuple[str, ...], now: datetime
-    ) -> x509.Certificate:
+    ) -> tuple[x509.Certificate, bytes]:
         ca_key = self._signing_key()
         key = ec.generate_private_key(SERVER_CURVE())
         not_before = now - BACKDATE
@@ -349,7 +362,8 @@ class Pki:
         )
         key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         pending = key_path.with_name(key_path.name + ".new")
-        vault.write_file(pending, _key_pem(key), self._password, mode=0o600)
+        key_pem = _key_pem(key)
+        atomic_write(pending, vault.encrypt_deterministic(key_pem, self._password), mode=0o600)
         atomic_write(cert_path, _pem(certificate), mode=0o644)
         pending.replace(key_path)
-        return certificate
+        return certificate, key_pem
