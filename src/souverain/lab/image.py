@@ -75,7 +75,9 @@ class ImageSpec:
 
 def spec_for(release: str) -> ImageSpec:
     if release not in RELEASES:
-        raise LabRefused(f"unknown release {release!r}", hint=f"choose one of {', '.join(RELEASES)}")
+        raise LabRefused(
+            f"unknown release {release!r}", hint=f"choose one of {', '.join(RELEASES)}"
+        )
     return ImageSpec(release=release, mirror=os.environ.get(MIRROR_ENV) or None)
 
 

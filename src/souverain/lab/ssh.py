@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,10 @@ class SshAccess:
     key: Path
     known_hosts: Path
 
-    def argv(self, address: str, command: list[str] | None = None, *, tty: bool = False) -> list[str]:
+    def argv(
+        self, address: str, command: list[str] | None = None, *, tty: bool = False
+    ) -> list[str]:
+        """ssh's command line; ``command`` is passed as ssh passes it (joined, run by a shell)."""
         options = [
             "-i", str(self.key),
             "-o", "IdentitiesOnly=yes",
@@ -70,6 +74,8 @@ class SshAccess:
         return ["ssh", *options, "-o", "BatchMode=yes", "-T" if not tty else "-t",
                 f"root@{address}", "--", *command]  # fmt: skip
 
-    def run(self, address: str, command: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` on the host; never raises for its exit status."""
-        return run(self.argv(address, command), check=False, timeout=timeout)
+    def run(
+        self, address: str, command: list[str], *, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` (quoted for the remote shell); never raises for its exit status."""
+        return run(self.argv(address, [shlex.join(command)]), check=False, timeout=timeout)
