@@ -1,0 +1,85 @@
+"""`souverain info`: per tenant, every service with its URL, host and port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from souverain.cli.common import console, current_deployment, json_option, print_json
+
+
+@click.command()
+@json_option
+@click.pass_context
+def info(ctx: click.Context, as_json: bool) -> None:
+    """List each tenant's services (URL, host, port), the hosts and the CA to trust."""
+    from souverain.model.loader import load_suite
+    from souverain.model.services import tenant_services
+
+    deployment = current_deployment(ctx)
+    suite = load_suite(deployment.suite_file)
+    payload: dict[str, Any] = {
+        "suite": suite.name,
+        "ca_certificate": str(deployment.ca_certificate)
+        if suite.components.pki.mode == "internal"
+        else None,
+        "hosts": [
+            {
+                "name": host.name,
+                "address": host.address,
+                "components": suite.components_of_host(host.name),
+            }
+            for host in suite.hosts
+        ],
+        "tenants": [
+            {
+                "id": tenant.id,
+                "name": tenant.name,
+                "domain": tenant.domain,
+                "services": [
+                    {
+                        "component": service.component,
+                        "role": service.role,
+                        "url": service.url,
+                        "fqdn": service.fqdn,
+                        "port": service.port,
+                        "host": service.host,
+                        "address": suite.host(service.host).address,
+                    }
+                    for service in tenant_services(suite, tenant)
+                ],
+            }
+            for tenant in suite.tenants
+        ],
+    }
+    if as_json:
+        print_json(payload)
+        return
+    from rich.table import Table
+
+    out = console()
+    hosts = Table(title=f"Suite {suite.name}: hosts", title_justify="left")
+    for column in ("host", "address", "components"):
+        hosts.add_column(column)
+    for host in payload["hosts"]:
+        hosts.add_row(host["name"], host["address"], ", ".join(host["components"]))
+    out.print(hosts)
+    for tenant in payload["tenants"]:
+        table = Table(title=f"Tenant {tenant['id']} ({tenant['name']})", title_justify="left")
+        for column in ("component", "service", "endpoint", "host"):
+            table.add_column(column)
+        for service in tenant["services"]:
+            table.add_row(
+                service["component"],
+                service["role"],
+                service["url"],
+                f"{service['host']} ({service['address']})",
+            )
+        out.print(table)
+    if payload["ca_certificate"]:
+        out.print(f"Users and browsers must trust the suite's CA: {payload['ca_certificate']}")
+    out.print(
+        "Names resolve once the records of `souverain dns` are in your zone "
+        "(or in /etc/hosts for a lab)."
+    )

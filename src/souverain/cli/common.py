@@ -1,0 +1,34 @@
+"""Small pieces every command shares: the deployment directory, --json, the console."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from souverain.deployment import Deployment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_deployment(ctx: click.Context) -> Deployment:
+    root = ctx.find_root().obj
+    return Deployment.at(root)
+
+
+def json_option(function: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead."
+    )(function)
+
+
+def print_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)

@@ -1,0 +1,1 @@
+"""Rendering: the model becomes every file that will be deployed, under build/."""

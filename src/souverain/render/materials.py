@@ -1,0 +1,77 @@
+"""Secrets and certificates as templates and the build see them.
+
+Rendering asks for a secret or a certificate by name; this module gets it from the encrypted
+store or the internal CA, generating it the first time. In a dry run (``souverain plan``)
+nothing is written: new secrets live in memory only and certificates that do not exist yet
+are shown as placeholders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from souverain import vault
+from souverain.deployment import Deployment
+from souverain.pki import Pki
+from souverain.secrets import Kind, SecretStore, ensure_password_file, read_password
+
+TLS_DIR = "/etc/souverain/tls"
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    """What the build places on a host for one certificate (key still vault-encrypted)."""
+
+    name: str
+    fullchain_pem: bytes
+    encrypted_key: bytes  # as stored in pki/keys: Ansible's copy decrypts it on the way
+
+
+@dataclass
+class Materials:
+    deployment: Deployment
+    password: bytes
+    secrets: SecretStore
+    organisation: str
+    dry_run: bool = False
+    _pki: Pki | None = field(default=None, init=False)
+    _pki_missing: bool = field(default=False, init=False)
+
+    @classmethod
+    def open(cls, deployment: Deployment, organisation: str, *, dry_run: bool) -> Materials:
+        if not dry_run:
+            ensure_password_file(deployment)
+        password = read_password(deployment)
+        return cls(deployment, password, SecretStore.open(deployment), organisation, dry_run)
+
+    def secret(self, name: str, kind: Kind = "password", length: int | None = None) -> str:
+        return self.secrets.get_or_create(name, kind, length)
+
+    def _ca(self) -> Pki | None:
+        if self._pki is None and not self._pki_missing:
+            if self.dry_run and not self.deployment.ca_certificate.exists():
+                self._pki_missing = True
+            else:
+                self._pki = Pki.load_or_create(self.deployment, self.password, self.organisation)
+        return self._pki
+
+    def ca_pem(self) -> bytes:
+        pki = self._ca()
+        return pki.ca_pem if pki else b"(the internal CA is created by souverain render)\n"
+
+    def certificate(self, name: str, dns_names: list[str]) -> CertificateFiles:
+        pki = self._ca()
+        if pki is None:
+            placeholder = f"(certificate {name} is issued by souverain render)\n".encode()
+            return CertificateFiles(name, placeholder, placeholder)
+        issued = pki.ensure_certificate(name, dns_names)
+        encrypted_key = Path(issued.key_path).read_bytes()
+        return CertificateFiles(name, issued.fullchain_pem, encrypted_key)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return vault.encrypt_deterministic(plaintext, self.password)
+
+    def save(self) -> None:
+        if not self.dry_run:
+            self.secrets.save()

@@ -1,0 +1,58 @@
+"""What a component renders: `roles/<component>/render.yml`, read and checked.
+
+files:
+  - template: etc/ssh/sshd_config.d/50-souverain.conf.j2   # under the role's templates/
+    dest: /etc/ssh/sshd_config.d/50-souverain.conf
+    mode: "0644"
+    service: ssh          # which handler the role notifies for it
+    per: host             # host (default) or tenant: one file per tenant served
+    secret: false         # true: stored ansible-vault encrypted in build/
+    when: "'mail' in host_components"   # optional Jinja expression
+vars_template: vars.yml.j2          # optional: role variables (YAML) for each host
+secret_vars_template: secrets.yml.j2  # optional: the same, stored vault-encrypted
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+
+from souverain.errors import RenderError
+
+
+class FileSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str
+    dest: str = Field(pattern=r"^/")
+    mode: str = Field(default="0644", pattern=r"^0[0-7]{3}$")
+    owner: str = "root"
+    group: str = "root"
+    service: str = "files"
+    per: Literal["host", "tenant"] = "host"
+    secret: bool = False
+    when: str | None = None
+
+
+class RenderSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    files: list[FileSpec] = Field(default_factory=list)
+    vars_template: str | None = None
+    secret_vars_template: str | None = None
+
+
+@cache
+def load_spec(roles_dir: Path, component: str) -> RenderSpec:
+    path = roles_dir / component / "render.yml"
+    if not path.exists():
+        return RenderSpec()
+    try:
+        data = YAML(typ="safe", pure=True).load(path.read_text()) or {}
+        return RenderSpec.model_validate(data)
+    except (ValidationError, ValueError) as error:
+        raise RenderError(f"{path} is invalid: {error}") from None
