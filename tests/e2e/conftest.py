@@ -1,0 +1,149 @@
+"""Lab fixtures for end-to-end tests: real Debian hosts (systemd-nspawn) on this machine.
+
+Contract for deploy tests:
+
+- ``lab_session`` (session scope): a ``RunningLab`` of ``LAB_HOSTS`` trixie hosts, brought up
+  once for the whole test session and taken down at its end. ``.directory`` is a ready
+  deployment directory (suite.yml, lab/id_ed25519, lab/known_hosts, lab/extra-ca.pem),
+  ``.hosts`` the (name, address) pairs, ``.ssh(host, command)`` runs a command over SSH.
+- ``lab_deployment`` (session scope): ``lab_session.directory``, the Path to deploy to.
+- ``start_lab`` / ``souverain_cli``: bring up a further lab; run the CLI as a subprocess.
+- ``require_lab``: skips (or, with CI=true, fails) when this machine cannot run a lab.
+
+Mark lab tests ``@pytest.mark.lab``. Outside CI a test that cannot get a lab is skipped with the
+reason; with CI=true it fails instead, so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+LAB_NAME = "e2e"
+LAB_HOSTS = int(os.environ.get("SOUVERAIN_LAB_HOSTS", "2"))
+
+
+def lab_unavailable_reason() -> str | None:
+    """Why this machine cannot run a lab, or None if it can."""
+    if not sys.platform.startswith("linux"):
+        return f"the lab needs Linux, this is {sys.platform}"
+    if os.geteuid() != 0:
+        return "the lab needs root (CI runs these tests as root)"
+    from souverain.lab.checks import REQUIRED_TOOLS, missing_tools
+
+    missing = missing_tools()
+    if missing:
+        packages = " ".join(sorted({REQUIRED_TOOLS[tool] for tool in missing}))
+        return f"missing {', '.join(missing)} (apt-get install {packages})"
+    return None
+
+
+def skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"lab tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def require_lab() -> None:
+    reason = lab_unavailable_reason()
+    if reason:
+        skip_or_fail(reason)
+
+
+def souverain(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run the souverain CLI as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "souverain", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class RunningLab:
+    name: str
+    directory: Path
+    hosts: list[tuple[str, str]]  # (name, IPv4 address), first host first
+
+    @property
+    def key(self) -> Path:
+        return self.directory / "lab" / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "lab" / "known_hosts"
+
+    def address(self, host: str) -> str:
+        return dict(self.hosts)[host]
+
+    def ssh(
+        self, host: str, command: str, *, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` (a shell command line) as root on ``host`` with the lab's key."""
+        argv = [
+            "ssh",
+            "-i", str(self.key),
+            "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=5",
+            f"root@{self.address(host)}",
+            command,
+        ]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def lab_up(name: str, directory: Path, hosts: int) -> RunningLab:
+    result = souverain("lab", "up", "--name", name, "--hosts", str(hosts), "--dir",
+                       str(directory), "--json")  # fmt: skip
+    if result.returncode != 0:
+        souverain("lab", "down", "--name", name)
+        pytest.fail(f"lab up failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    import json
+
+    state = json.loads(result.stdout)
+    return RunningLab(
+        name=name,
+        directory=directory,
+        hosts=[(host["name"], host["address"]) for host in state["hosts"]],
+    )
+
+
+@pytest.fixture(scope="session")
+def lab_session(
+    require_lab: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningLab]:
+    directory = tmp_path_factory.mktemp("lab") / f"lab-{LAB_NAME}"
+    lab = lab_up(LAB_NAME, directory, LAB_HOSTS)
+    try:
+        yield lab
+    finally:
+        result = souverain("lab", "down", "--name", LAB_NAME)
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def souverain_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the CLI: ``souverain_cli("lab", "status", "--json")``."""
+    return souverain
+
+
+@pytest.fixture(scope="session")
+def start_lab(require_lab: None) -> Callable[[str, Path, int], RunningLab]:
+    """Bring up another lab (name, directory, hosts); the caller takes it down."""
+    return lab_up
+
+
+@pytest.fixture(scope="session")
+def lab_deployment(lab_session: RunningLab) -> Path:
+    return lab_session.directory

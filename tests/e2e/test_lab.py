@@ -1,0 +1,170 @@
+"""`souverain lab` for real: hosts boot systemd, answer SSH, reach each other and Debian."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import RunningLab
+
+pytestmark = pytest.mark.lab
+
+
+def controller_snapshot() -> dict[str, list[str]]:
+    """What a lab may create on the controller, listed so a before/after comparison is exact."""
+
+    def lines(argv: list[str]) -> list[str]:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+    links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True,
+                                      check=True).stdout)  # fmt: skip
+    mounts = sorted(
+        line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    )
+    nspawn, net_namespaces = [], set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if stat.rsplit(") ", 1)[1].startswith("Z"):
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            net_namespaces.add(os.readlink(entry / "ns" / "net"))
+        except (OSError, IndexError):
+            continue
+        if argv and argv[0].endswith(b"systemd-nspawn"):
+            nspawn.append(entry.name)
+    return {
+        "netns": lines(["ip", "netns", "list"]),
+        "links": sorted(link["ifname"] for link in links),
+        "nft tables": lines(["nft", "list", "tables"]),
+        "routes": lines(["ip", "-4", "route", "show", "table", "all"]),
+        "mounts": mounts,
+        "nspawn processes": sorted(nspawn),
+        "network namespaces in use": sorted(net_namespaces),
+    }
+
+
+def wait_for_snapshot(expected: dict[str, list[str]], timeout: float = 10) -> dict[str, list[str]]:
+    """The controller's init reaps exited processes on its own time: allow it a moment."""
+    deadline = time.monotonic() + timeout
+    current = controller_snapshot()
+    while current != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = controller_snapshot()
+    return current
+
+
+@pytest.fixture(scope="module")
+def lab(lab_session: RunningLab) -> RunningLab:
+    assert len(lab_session.hosts) >= 2, "these tests need SOUVERAIN_LAB_HOSTS >= 2"
+    return lab_session
+
+
+def test_every_host_runs_systemd_as_pid_1(lab: RunningLab):
+    for host, _address in lab.hosts:
+        result = lab.ssh(host, "cat /proc/1/comm; systemctl is-system-running; hostname")
+        assert result.returncode == 0, result.stderr
+        comm, state, hostname = result.stdout.split()
+        assert (comm, state, hostname) == ("systemd", "running", host)
+
+
+def test_hosts_reach_each_other_by_address_and_name(lab: RunningLab):
+    (first, first_address), (second, second_address) = lab.hosts[:2]
+    for source, target in ((first, second_address), (second, first_address), (first, second)):
+        result = lab.ssh(source, f"ping -c 1 -W 3 {target}")
+        assert result.returncode == 0, f"{source} → {target}: {result.stdout}{result.stderr}"
+
+
+def test_apt_get_update_succeeds_on_every_host(lab: RunningLab):
+    for host, _address in lab.hosts:
+        result = lab.ssh(host, "apt-get update -q", timeout=300)
+        assert result.returncode == 0, f"{host}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        assert "Err:" not in result.stdout
+
+
+def test_controller_cas_are_trusted_on_the_hosts(lab: RunningLab):
+    extra = lab.directory / "lab" / "extra-ca.pem"
+    if not extra.exists():
+        pytest.skip("this controller has no CA of its own under /usr/local/share/ca-certificates")
+    first_line = next(line for line in extra.read_text().splitlines() if "BEGIN" not in line)
+    result = lab.ssh(lab.hosts[0][0], "cat /etc/ssl/certs/ca-certificates.crt")
+    assert first_line in result.stdout
+
+
+def test_deployment_directory_is_ready(lab: RunningLab):
+    key = lab.directory / "lab" / "id_ed25519"
+    assert key.stat().st_mode & 0o777 == 0o600
+    suite = (lab.directory / "suite.yml").read_text()
+    for _name, address in lab.hosts:
+        assert address in suite
+    assert json.loads((lab.directory / "lab" / "lab.json").read_text())["name"] == lab.name
+
+
+def test_lab_ssh_passes_the_exit_status_through(lab: RunningLab, souverain_cli):
+    host = lab.hosts[1][0]
+    result = souverain_cli("-C", str(lab.directory), "lab", "ssh", host, "--", "exit", "7")
+    assert result.returncode == 7, result.stderr
+
+
+def test_status_reports_every_host_running(lab: RunningLab, souverain_cli):
+    result = souverain_cli("-C", str(lab.directory), "lab", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    hosts = json.loads(result.stdout)["hosts"]
+    assert [(h["name"], h["running"], h["system_state"]) for h in hosts] == [
+        (name, True, "running") for name, _address in lab.hosts
+    ]
+
+
+def test_a_range_in_use_is_refused(lab: RunningLab, souverain_cli):
+    status = souverain_cli("lab", "status", "--name", lab.name, "--json")
+    subnet = json.loads(status.stdout)["subnet"]
+    result = souverain_cli("lab", "up", "--name", "clash", "--subnet", subnet, "--dir", "/none")
+    assert result.returncode == 2
+    assert "already in use" in result.stderr
+
+
+def test_a_second_lab_coexists_and_down_leaves_nothing(
+    lab: RunningLab, tmp_path: Path, souverain_cli, start_lab
+):
+    before = controller_snapshot()
+    second = start_lab("e2esolo", tmp_path / "solo", 1)
+    reply = second.ssh("host1", f"ping -c 1 -W 3 {lab.hosts[0][1]} >/dev/null && echo ok")
+    assert reply.stdout.strip() == "ok", reply.stderr
+    result = souverain_cli("-C", str(second.directory), "lab", "down")
+    assert result.returncode == 0, result.stderr
+    assert wait_for_snapshot(before) == before
+    again = souverain_cli("lab", "down", "--name", "e2esolo")
+    assert again.returncode == 0 and "nothing to remove" in again.stderr
+    assert lab.ssh(lab.hosts[0][0], "true").returncode == 0, "the first lab must be untouched"
+
+
+@pytest.mark.parametrize("after_seconds", [1.0, 3.0])
+def test_an_interrupted_up_leaves_nothing_behind(
+    lab: RunningLab, tmp_path: Path, souverain_cli, after_seconds
+):
+    before = controller_snapshot()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "souverain", "lab", "up", "--name", "e2eint", "--dir",
+         str(tmp_path / "int")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    time.sleep(after_seconds)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode in (0, 130), err
+    souverain_cli("lab", "down", "--name", "e2eint")  # a no-op when up cleaned up after itself
+    assert wait_for_snapshot(before) == before
