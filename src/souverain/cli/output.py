@@ -42,12 +42,13 @@ def report_error(error: SouverainError, *, as_json: bool = False) -> int:
     return error.exit_code
 
 
-def run_cli(group: click.Group) -> int:
+def run_cli(group: click.Group, args: list[str] | None = None) -> int:
     """Run the click group and turn every known failure into a message and an exit status."""
+    argv = sys.argv[1:] if args is None else args
     try:
-        group.main(standalone_mode=False)
+        group.main(args=argv, prog_name="souverain", standalone_mode=False)
     except SouverainError as error:
-        return report_error(error, as_json="--json" in sys.argv)
+        return report_error(error, as_json="--json" in argv)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:

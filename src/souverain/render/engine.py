@@ -105,6 +105,7 @@ class Renderer:
     suite_root: Path  # the deployment directory (extra CA files are relative to it)
     previous: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (sha, bytes)
     _expressions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    _dest_templates: dict[str, jinja2.Template] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env = environment(self.roles_dir)
@@ -186,6 +187,14 @@ class Renderer:
             compiled = self.env.compile_expression(source)
             self._expressions[source] = compiled
         return compiled
+
+    def _dest(self, pattern: str, context: dict[str, Any]) -> str:
+        if "{" not in pattern:
+            return pattern
+        template = self._dest_templates.get(pattern)
+        if template is None:
+            template = self._dest_templates[pattern] = self.env.from_string(pattern)
+        return template.render(context)
 
     def _render_file(
         self,
