@@ -1,0 +1,146 @@
+"""`souverain deploy`: render, then converge the hosts with playbooks/site.yml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from souverain.cli.common import console, current_deployment, json_option, print_json
+from souverain.deployment import Deployment
+from souverain.errors import EXIT_DEPLOY_FAILED, DeployError
+
+EXIT_INTERRUPTED = 130
+
+
+def deploy_options(function: Any) -> Any:
+    """The options `deploy` and `up` share."""
+    for option in reversed(
+        [
+            click.option("--limit", metavar="HOST", help="Only these hosts (an Ansible pattern)."),
+            click.option(
+                "--tags",
+                "tags",
+                metavar="COMPONENT",
+                multiple=True,
+                help="Only these components (repeat, or separate with commas).",
+            ),
+            click.option("--check", is_flag=True, help="Show what would change; change nothing."),
+            click.option("--diff", is_flag=True, help="Show file differences (with --check)."),
+            click.option(
+                "--mitogen/--no-mitogen",
+                default=None,
+                help="Use mitogen's strategy (default: when installed, unless "
+                "SOUVERAIN_MITOGEN=0).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def run_deploy(
+    deployment: Deployment,
+    *,
+    limit: str | None,
+    tags: tuple[str, ...],
+    check: bool,
+    diff: bool,
+    mitogen: bool | None,
+    as_json: bool,
+) -> tuple[dict[str, Any], int]:
+    """Render and deploy; show progress unless as_json. Returns (summary, exit status)."""
+    from souverain.render.pipeline import render_deployment
+    from souverain.runner.events import RunTracker
+    from souverain.runner.playbooks import coverage, inventory_layout
+    from souverain.runner.progress import LiveProgress, summary_table
+    from souverain.runner.run import DeployOptions, run_playbook
+    from souverain.secrets import SecretStore
+
+    out = console()
+    outcome_render = render_deployment(deployment)
+    cover = coverage(outcome_render.suite.components.enabled_names())
+    tag_list = tuple(part.strip() for tag in tags for part in tag.split(",") if part.strip())
+    options = DeployOptions(limit=limit, tags=tag_list, check=check, diff=diff, mitogen=mitogen)
+    secrets = SecretStore.open(deployment).all_secret_values()
+    layout = inventory_layout(deployment.build_dir / "inventory")
+    tracker = RunTracker(layout.hosts, layout.groups)
+    if as_json:
+        outcome = run_playbook(deployment, options, secrets=secrets, tracker=tracker)
+    else:
+        state = "written" if outcome_render.written.changed else "unchanged"
+        out.print(f"build {state}: {deployment.build_dir}")
+        for component, reason in cover.not_deployable.items():
+            out.print(f"[yellow]{component}: {reason}[/]")
+        from souverain.runner.ansible_cfg import AnsibleSettings
+
+        settings = AnsibleSettings.for_run(mitogen=mitogen)
+        strategy = (
+            "mitogen (strategy mitogen_linear)" if settings.uses_mitogen else "Ansible's linear"
+        )
+        header = (
+            f"deploying {', '.join(cover.deployed)} to {len(layout.hosts)} host(s) "
+            f"with {strategy}{' in check mode' if check else ''}"
+        )
+        progress = LiveProgress(tracker, out, header)
+        with progress:
+            outcome = run_playbook(
+                deployment, options, secrets=secrets, sink=progress.handle, tracker=tracker
+            )
+        out.print(summary_table(tracker))
+        out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}")
+    summary = outcome.summary()
+    summary["components"] = cover.deployed
+    summary["not_deployable"] = cover.not_deployable
+    summary["tasks_per_host"] = outcome.tasks_per_host
+    if outcome.ok:
+        return summary, 0
+    if outcome.canceled:
+        if not as_json:
+            out.print(
+                "[bold]interrupted:[/] Ansible was stopped; hosts may be half-way. "
+                "Run `souverain deploy` again: it converges."
+            )
+        return summary, EXIT_INTERRUPTED
+    if as_json:
+        return summary, EXIT_DEPLOY_FAILED
+    raise DeployError(
+        outcome.failure_message(),
+        hint=f"Every task result is in {outcome.log_path}; fix the cause and run "
+        "`souverain deploy` again (it only changes what is not yet right).",
+    )
+
+
+@click.command()
+@deploy_options
+@json_option
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    limit: str | None,
+    tags: tuple[str, ...],
+    check: bool,
+    diff: bool,
+    mitogen: bool | None,
+    as_json: bool,
+) -> None:
+    """Render the suite, then converge the hosts with Ansible (playbooks/site.yml).
+
+    Shows live progress per host and a summary; every run is logged, without secrets, in
+    runs/ of the deployment directory. Exit status 3 when a task failed or a host was
+    unreachable; run it again to converge.
+    """
+    deployment = current_deployment(ctx)
+    summary, status = run_deploy(
+        deployment,
+        limit=limit,
+        tags=tags,
+        check=check,
+        diff=diff,
+        mitogen=mitogen,
+        as_json=as_json,
+    )
+    if as_json:
+        print_json(summary)
+    if status:
+        ctx.exit(status)
