@@ -1,0 +1,76 @@
+# souverain: two commands on a fresh Debian machine.
+#   make demo   set up, bring up a lab host, deploy the suite on it, verify, print how to reach it
+#   make test   set up and run every check: lint, unit tests and the lab end-to-end tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages the lab and the tests need on the controller.
+DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client \
+	rsync
+DEMO_DIR ?= demo
+DEMO_LAB ?= demo
+
+.PHONY: help setup debian-packages venv lint unit e2e test demo demo-down bench clean
+
+help:
+	@echo "make demo   bring up a lab host, deploy the suite, verify it, print its services"
+	@echo "make test   lint + unit tests + lab end-to-end tests (the lab needs root)"
+	@echo "make bench  print the benchmark figures (render, lab, deploy)"
+	@echo "make demo-down  remove the demo lab"
+
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "missing Debian packages:$$missing (run as root or install them)"; exit 2; \
+		fi; \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BIN)/souverain: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/souverain
+
+setup: debian-packages venv
+
+lint: venv
+	$(BIN)/ruff check src tests bench roles
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint -q --profile production playbooks roles
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+e2e: setup
+	$(BIN)/pytest tests/e2e -m lab
+
+# pytest exits 5 when it collected no test: make fails then, as on any non-zero status.
+test: setup lint
+	$(BIN)/pytest tests
+
+demo: setup
+	$(BIN)/souverain lab up --name $(DEMO_LAB) --dir $(DEMO_DIR)
+	$(BIN)/souverain -C $(DEMO_DIR) up
+	$(BIN)/souverain -C $(DEMO_DIR) info
+	@echo "The lab is still running: 'souverain lab ssh --name $(DEMO_LAB) HOST', then 'make demo-down'."
+
+demo-down: venv
+	$(BIN)/souverain lab down --name $(DEMO_LAB)
+
+bench: setup
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/lab.py
+	$(BIN)/python bench/deploy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
