@@ -13,6 +13,17 @@ from souverain.errors import EXIT_DEPLOY_FAILED, DeployError
 EXIT_INTERRUPTED = 130
 
 
+def exit_with(status: int) -> None:
+    """End the command with ``status``.
+
+    ``ctx.exit(status)`` is swallowed by ``run_cli`` (it ignores what ``group.main`` returns
+    with ``standalone_mode=False``), so the status is raised as SystemExit, which click and
+    ``run_cli`` let through.
+    """
+    if status:
+        raise SystemExit(status)
+
+
 def deploy_options(function: Any) -> Any:
     """The options `deploy` and `up` share."""
     for option in reversed(
@@ -142,5 +153,4 @@ def deploy(
     )
     if as_json:
         print_json(summary)
-    if status:
-        ctx.exit(status)
+    exit_with(status)

@@ -31,6 +31,7 @@ from souverain.runner.events import RunTracker, TaskResult
 from souverain.runner.playbooks import SITE, inventory_layout
 from souverain.runner.runlog import RunLog, Scrubber, new_log_path
 
+CANCEL_POLL_SECONDS = 1  # how soon Ctrl-C stops Ansible
 EventSink = Callable[[Mapping[str, Any]], TaskResult | None]
 
 
@@ -101,16 +102,49 @@ class RunOutcome:
         }
 
 
+def _ansible_children() -> list[int]:
+    """ansible-playbook processes this process started (ansible-runner's pexpect child)."""
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat.rsplit(") ", 1)[-1].split()[1] == me and b"ansible-playbook" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 class _Interrupt:
-    """Ctrl-C during a run: the first asks ansible-runner to cancel, a second one aborts."""
+    """Ctrl-C during a run: Ansible is asked to stop (SIGINT: it ends its workers and mitogen's
+    helpers itself); whatever still runs after a grace period is killed by ansible-runner.
+
+    Raising KeyboardInterrupt instead would leave ansible-playbook running in its own session.
+    """
+
+    GRACE_SECONDS = 5.0
 
     def __init__(self) -> None:
         self.requested = False
+        self._since: float | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
         self.requested = True
+
+    def cancel(self) -> bool:
+        """ansible-runner's cancel_callback, polled while Ansible runs."""
+        if not self.requested:
+            return False
+        if self._since is None:
+            self._since = time.monotonic()
+            for pid in _ansible_children():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGINT)
+        return time.monotonic() - self._since > self.GRACE_SECONDS
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_Interrupt]:
@@ -155,8 +189,6 @@ def run_playbook(
     Raises DeployError when the run cannot start; a run that fails returns an outcome with
     ``ok`` false, for the caller to report.
     """
-    import ansible_runner
-
     inventory = deployment.build_dir / "inventory"
     layout = inventory_layout(inventory)
     password_file = deployment.vault_password_file
@@ -171,59 +203,83 @@ def run_playbook(
     settings = AnsibleSettings.for_run(mitogen=options.mitogen)
     scrubber = Scrubber(secrets)
     tasks_per_host: dict[str, int] = {}
-    log = RunLog(new_log_path(deployment.runs_dir, command), scrubber)
-    log.write(
-        "start",
-        command=command,
-        playbook=str(options.playbook),
-        limit=options.limit,
-        tags=list(options.tags),
-        check=options.check,
-        mitogen=settings.uses_mitogen,
-    )
+    started = time.monotonic()
+    with RunLog(new_log_path(deployment.runs_dir, command), scrubber) as log:
+        log.write(
+            "start",
+            command=command,
+            playbook=str(options.playbook),
+            limit=options.limit,
+            tags=list(options.tags),
+            check=options.check,
+            mitogen=settings.uses_mitogen,
+        )
 
-    def on_event(event: Mapping[str, Any]) -> bool:
-        result = handle(event)
-        if result is not None:
-            tasks_per_host[result.host] = tasks_per_host.get(result.host, 0) + 1
-            log.write("task", **result.as_dict())
-        return False  # nothing of the event goes to disk in the private data dir
+        def on_event(event: Mapping[str, Any]) -> bool:
+            result = handle(event)
+            if result is not None:
+                tasks_per_host[result.host] = tasks_per_host.get(result.host, 0) + 1
+                log.write("task", **result.as_dict())
+            return False  # nothing of the event goes to disk in the private data dir
+
+        status, rc, stdout = _invoke(
+            settings,
+            playbook=options.playbook,
+            inventory=inventory,
+            cmdline=options.cmdline(password_file),
+            on_event=on_event,
+        )
+        error = None
+        if status == "failed" and not tracker.failures:
+            error = _ansible_error(stdout, scrubber)
+        outcome = RunOutcome(
+            status=status,
+            rc=rc,
+            tracker=tracker,
+            log_path=log.path,
+            mitogen=settings.uses_mitogen,
+            seconds=time.monotonic() - started,
+            ansible_error=error,
+            tasks_per_host=tasks_per_host,
+        )
+        log.write("end", **outcome.summary())
+    return outcome
+
+
+def _invoke(
+    settings: AnsibleSettings,
+    *,
+    playbook: Path,
+    inventory: Path,
+    cmdline: list[str],
+    on_event: Callable[[Mapping[str, Any]], bool],
+) -> tuple[str, int, str]:
+    """ansible_runner.run in a fresh private data dir; (status, rc, stdout)."""
+    import ansible_runner
 
     interrupt = _Interrupt()
     private = Path(tempfile.mkdtemp(prefix="souverain-run-"))
-    started = time.monotonic()
     try:
         cfg = settings.write(private)
         with interrupt.installed():
             runner = ansible_runner.run(
                 private_data_dir=str(private),
                 project_dir=str(PROJECT_ROOT),
-                playbook=str(options.playbook),
+                playbook=str(playbook),
                 inventory=str(inventory),
-                cmdline=shlex.join(options.cmdline(password_file)),
+                cmdline=shlex.join(cmdline),
                 envvars=_environment(cfg),
+                settings={"pexpect_timeout": CANCEL_POLL_SECONDS},
                 suppress_env_files=True,
                 quiet=True,
                 event_handler=on_event,
-                cancel_callback=lambda: interrupt.requested,
+                cancel_callback=interrupt.cancel,
             )
-        status, rc = str(runner.status), int(runner.rc if runner.rc is not None else -1)
-        error = None
-        if status == "failed" and not tracker.failures:
+        stdout = ""
+        if runner.status == "failed":
             with contextlib.suppress(OSError, AttributeError):
-                error = _ansible_error(runner.stdout.read(), scrubber)
+                stdout = runner.stdout.read()
+        status = "canceled" if interrupt.requested else str(runner.status)
+        return status, int(runner.rc if runner.rc is not None else -1), stdout
     finally:
         shutil.rmtree(private, ignore_errors=True)
-    outcome = RunOutcome(
-        status=status,
-        rc=rc,
-        tracker=tracker,
-        log_path=log.path,
-        mitogen=settings.uses_mitogen,
-        seconds=time.monotonic() - started,
-        ansible_error=error,
-        tasks_per_host=tasks_per_host,
-    )
-    log.write("end", **outcome.summary())
-    log.close()
-    return outcome

@@ -1,0 +1,184 @@
+"""Run each deployed role's testinfra suite (``roles/<name>/tests/test_*.py``) in pytest.
+
+One pytest subprocess per component, against only the hosts of that component's inventory
+group, over testinfra's ssh backend (see ``targets``); JUnit XML brings the results back per
+host. Tests can read the host's rendered variables: ``$SOUVERAIN_INVENTORY`` points to the
+inventory (``host_vars/<host>/souverain.json`` is plain JSON; secrets are not needed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from souverain.deployment import Deployment
+from souverain.errors import VerifyError
+from souverain.model.components import ALL_COMPONENTS
+from souverain.paths import ROLES_DIR
+from souverain.verify.junit import HostResult, merge_junit, results_from_junit
+from souverain.verify.targets import read_targets, ssh_config
+
+SUITE_TIMEOUT_SECONDS = 900
+PYTEST_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class RoleSuite:
+    component: str
+    files: list[Path]
+    hosts: list[str]
+
+
+def role_suites(
+    groups: dict[str, list[str]], roles_dir: Path = ROLES_DIR
+) -> tuple[list[RoleSuite], dict[str, str]]:
+    """The suites to run, in deploy order, and the components that have none (with why)."""
+    suites: list[RoleSuite] = []
+    missing: dict[str, str] = {}
+    for component in ALL_COMPONENTS:
+        hosts = groups.get(component) or []
+        if not hosts:
+            continue
+        if not (roles_dir / component / "tasks").is_dir():
+            missing[component] = "not deployed: no role"
+            continue
+        files = sorted((roles_dir / component / "tests").glob("test_*.py"))
+        if not files:
+            missing[component] = "no testinfra tests in the role"
+            continue
+        suites.append(RoleSuite(component, files, hosts))
+    return suites, missing
+
+
+@dataclass
+class VerifyOutcome:
+    results: list[HostResult]
+    not_verified: dict[str, str]
+    seconds: float = 0.0
+    junit: Path | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # component -> why pytest broke
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(result.failed == 0 for result in self.results)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "results": [result.as_dict() for result in self.results],
+            "not_verified": self.not_verified,
+            "errors": self.errors,
+            "junit": str(self.junit) if self.junit else None,
+        }
+
+
+def _pytest_command(suite: RoleSuite, workdir: Path, sudo: bool) -> list[str]:
+    ini = workdir / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "testinfra.plugin",
+        *map(str, suite.files),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(suite.files[0].parent),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--tb=line",
+        "-o",
+        "junit_family=xunit2",
+        f"--hosts={','.join(f'ssh://{host}' for host in suite.hosts)}",
+        f"--ssh-config={workdir / 'ssh_config'}",
+        f"--junitxml={workdir / f'{suite.component}.xml'}",
+    ]
+    if sudo:
+        command.append("--sudo")
+    return command
+
+
+def run_suite(suite: RoleSuite, workdir: Path, env: dict[str, str], sudo: bool) -> Path:
+    """Run one component's suite; the JUnit XML path (VerifyError when pytest itself broke)."""
+    junit = workdir / f"{suite.component}.xml"
+    try:
+        done = subprocess.run(
+            _pytest_command(suite, workdir, sudo),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SUITE_TIMEOUT_SECONDS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise VerifyError(
+            f"the {suite.component} tests did not finish in {SUITE_TIMEOUT_SECONDS} s"
+        ) from None
+    if done.returncode not in (0, 1, PYTEST_NO_TESTS) or not junit.exists():
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+        raise VerifyError(f"pytest could not run the {suite.component} tests:\n{tail}")
+    return junit
+
+
+def run_verify(
+    deployment: Deployment,
+    *,
+    junit: Path | None = None,
+    on_suite: Callable[[RoleSuite], None] | None = None,
+) -> VerifyOutcome:
+    started = time.monotonic()
+    targets, groups = read_targets(deployment.build_dir / "inventory")
+    suites, missing = role_suites(groups)
+    outcome = VerifyOutcome([], missing, junit=junit)
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # Only testinfra: other installed plugins (hypothesis...) cost seconds per suite.
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "SOUVERAIN_DEPLOYMENT": str(deployment.root),
+        "SOUVERAIN_INVENTORY": str(deployment.build_dir / "inventory"),
+    }
+    parts: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="souverain-verify-") as tmp:
+        workdir = Path(tmp)
+        wanted = sorted({host for suite in suites for host in suite.hosts})
+        (workdir / "ssh_config").write_text(ssh_config([targets[name] for name in wanted], workdir))
+        for suite in suites:
+            if on_suite is not None:
+                on_suite(suite)
+            sudo = any(targets[host].needs_sudo for host in suite.hosts)
+            try:
+                path = run_suite(suite, workdir, env, sudo)
+            except VerifyError as error:
+                outcome.errors[suite.component] = error.message
+                continue
+            parts[suite.component] = path
+            outcome.results.extend(results_from_junit(path, suite.component, suite.hosts).values())
+        if junit is not None and parts:
+            merge_junit(parts, junit)
+        _close_masters(workdir, wanted)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _close_masters(workdir: Path, hosts: list[str]) -> None:
+    """Stop the shared SSH connections before their socket directory goes."""
+    for host in hosts:
+        subprocess.run(
+            ["ssh", "-F", str(workdir / "ssh_config"), "-O", "exit", host],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
