@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,18 +21,45 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.lab
 
 
-def controller_snapshot() -> dict[str, list[str]]:
-    """What a lab may create on the controller, listed so a before/after comparison is exact."""
+LAB_OWNER = re.compile(r"svl[-_]([a-z][a-z0-9]{0,7})(?:-\d+)?\b")
+
+
+def other_labs(keep: set[str]) -> tuple[set[str], set[str]]:
+    """Names of other labs on this machine (another engineer's, run concurrently) and the network
+    namespaces their hosts use: a shared machine is not a clean one, CI is."""
+    netns_dir = Path("/run/netns")
+    owners = {p.name for p in Path("/var/lib/souverain/lab").glob("*") if p.is_dir()}
+    for netns in netns_dir.iterdir() if netns_dir.is_dir() else []:
+        match = LAB_OWNER.match(netns.name)
+        if match:
+            owners.add(match.group(1))
+    others = owners - keep
+    inodes = set()
+    for netns in netns_dir.glob("svl-*"):
+        match = LAB_OWNER.match(netns.name)
+        if match and match.group(1) in others:
+            with contextlib.suppress(OSError):
+                inodes.add(f"net:[{netns.stat().st_ino}]")
+    return others, inodes
+
+
+def controller_snapshot(keep: set[str]) -> dict[str, list[str]]:
+    """What a lab may create on the controller, listed so a before/after comparison is exact.
+
+    Entries that belong to labs outside ``keep`` are left out (other people's labs)."""
+    others, foreign_netns = other_labs(keep)
+
+    def ours(text: str) -> bool:
+        return not any(m.group(1) in others for m in LAB_OWNER.finditer(text))
 
     def lines(argv: list[str]) -> list[str]:
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-        return sorted(line.strip() for line in out.splitlines() if line.strip())
+        return sorted(line.strip() for line in out.splitlines() if line.strip() and ours(line))
 
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True,
                                       check=True).stdout)  # fmt: skip
-    mounts = sorted(
-        line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
-    )
+    mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    mounts = sorted(p for p in (line.split()[4] for line in mountinfo) if ours(p))
     nspawn, net_namespaces = [], set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -40,14 +69,17 @@ def controller_snapshot() -> dict[str, list[str]]:
             if stat.rsplit(") ", 1)[1].startswith("Z"):
                 continue
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            net_namespaces.add(os.readlink(entry / "ns" / "net"))
+            netns = os.readlink(entry / "ns" / "net")
         except (OSError, IndexError):
             continue
-        if argv and argv[0].endswith(b"systemd-nspawn"):
+        if netns not in foreign_netns:
+            net_namespaces.add(netns)
+        command = b" ".join(argv).decode(errors="replace")
+        if argv and argv[0].endswith(b"systemd-nspawn") and ours(command):
             nspawn.append(entry.name)
     return {
         "netns": lines(["ip", "netns", "list"]),
-        "links": sorted(link["ifname"] for link in links),
+        "links": sorted(link["ifname"] for link in links if ours(link["ifname"])),
         "nft tables": lines(["nft", "list", "tables"]),
         "routes": lines(["ip", "-4", "route", "show", "table", "all"]),
         "mounts": mounts,
@@ -56,13 +88,15 @@ def controller_snapshot() -> dict[str, list[str]]:
     }
 
 
-def wait_for_snapshot(expected: dict[str, list[str]], timeout: float = 10) -> dict[str, list[str]]:
+def wait_for_snapshot(
+    expected: dict[str, list[str]], keep: set[str], timeout: float = 10
+) -> dict[str, list[str]]:
     """The controller's init reaps exited processes on its own time: allow it a moment."""
     deadline = time.monotonic() + timeout
-    current = controller_snapshot()
+    current = controller_snapshot(keep)
     while current != expected and time.monotonic() < deadline:
         time.sleep(0.5)
-        current = controller_snapshot()
+        current = controller_snapshot(keep)
     return current
 
 
@@ -138,13 +172,14 @@ def test_a_range_in_use_is_refused(lab: RunningLab, souverain_cli):
 def test_a_second_lab_coexists_and_down_leaves_nothing(
     lab: RunningLab, tmp_path: Path, souverain_cli, start_lab
 ):
-    before = controller_snapshot()
+    keep = {lab.name, "e2esolo"}
+    before = controller_snapshot(keep)
     second = start_lab("e2esolo", tmp_path / "solo", 1)
     reply = second.ssh("host1", f"ping -c 1 -W 3 {lab.hosts[0][1]} >/dev/null && echo ok")
     assert reply.stdout.strip() == "ok", reply.stderr
     result = souverain_cli("-C", str(second.directory), "lab", "down")
     assert result.returncode == 0, result.stderr
-    assert wait_for_snapshot(before) == before
+    assert wait_for_snapshot(before, keep) == before
     again = souverain_cli("lab", "down", "--name", "e2esolo")
     assert again.returncode == 0 and "nothing to remove" in again.stderr
     assert lab.ssh(lab.hosts[0][0], "true").returncode == 0, "the first lab must be untouched"
@@ -154,7 +189,8 @@ def test_a_second_lab_coexists_and_down_leaves_nothing(
 def test_an_interrupted_up_leaves_nothing_behind(
     lab: RunningLab, tmp_path: Path, souverain_cli, after_seconds
 ):
-    before = controller_snapshot()
+    keep = {lab.name, "e2eint"}
+    before = controller_snapshot(keep)
     process = subprocess.Popen(
         [sys.executable, "-m", "souverain", "lab", "up", "--name", "e2eint", "--dir",
          str(tmp_path / "int")],
@@ -167,4 +203,4 @@ def test_an_interrupted_up_leaves_nothing_behind(
     _out, err = process.communicate(timeout=120)
     assert process.returncode in (0, 130), err
     souverain_cli("lab", "down", "--name", "e2eint")  # a no-op when up cleaned up after itself
-    assert wait_for_snapshot(before) == before
+    assert wait_for_snapshot(before, keep) == before

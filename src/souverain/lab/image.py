@@ -20,6 +20,7 @@ from souverain.errors import LabError, LabRefused
 from souverain.lab.commands import run
 
 IMAGE_CACHE = Path("/var/cache/souverain/images")
+IMAGE_CACHE_ENV = "SOUVERAIN_LAB_IMAGE_CACHE"  # another cache directory (CI caches, benchmarks)
 RELEASES = ("trixie", "bookworm")
 # What every lab host needs: systemd as PID 1, SSH, and what Ansible's modules use
 # (python3, python3-apt for the apt module), plus ip and ping for diagnosis and tests.
@@ -81,21 +82,26 @@ def spec_for(release: str) -> ImageSpec:
     return ImageSpec(release=release, mirror=os.environ.get(MIRROR_ENV) or None)
 
 
-def image_path(spec: ImageSpec, cache: Path = IMAGE_CACHE) -> Path:
-    return cache / spec.key
+def cache_dir() -> Path:
+    return Path(os.environ.get(IMAGE_CACHE_ENV) or IMAGE_CACHE)
 
 
-def is_cached(spec: ImageSpec, cache: Path = IMAGE_CACHE) -> bool:
+def image_path(spec: ImageSpec, cache: Path | None = None) -> Path:
+    return (cache or cache_dir()) / spec.key
+
+
+def is_cached(spec: ImageSpec, cache: Path | None = None) -> bool:
     return (image_path(spec, cache) / MARKER).is_file()
 
 
 def ensure_image(
     spec: ImageSpec,
     *,
-    cache: Path = IMAGE_CACHE,
+    cache: Path | None = None,
     log: Callable[[str], None] = lambda _line: None,
 ) -> Path:
     """Return the cached image for ``spec``, building it first if needed."""
+    cache = cache or cache_dir()
     final = image_path(spec, cache)
     if (final / MARKER).is_file():
         return final

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,9 +158,7 @@ def _create(
     hosts_file = rootfs.hosts_file(
         [(h.address, f"{h.name}.{lab.domain}", h.name) for h in lab.hosts]
     )
-    known_hosts: list[str] = []
     for h in lab.hosts:
-        say(f"{h.name}: root and network namespace")
         network.create_host_network(
             netns=h.netns,
             veth=h.veth,
@@ -168,6 +167,8 @@ def _create(
             gateway=gateway,
             prefixlen=subnet.prefixlen,
         )
+
+    def prepare_root(h: st.HostState) -> list[str]:
         rootfs.copy_image(base, Path(h.root))
         public_host_keys = rootfs.personalise(
             Path(h.root),
@@ -178,7 +179,11 @@ def _create(
             extra_cas=extra_cas,
         )
         reached_as = [h.address, h.name, f"{h.name}.{lab.domain}"]
-        known_hosts += ssh.known_hosts_lines(reached_as, public_host_keys)
+        return ssh.known_hosts_lines(reached_as, public_host_keys)
+
+    say(f"preparing {len(lab.hosts)} host root(s) from {base.name}")
+    with ThreadPoolExecutor(max_workers=min(4, len(lab.hosts))) as pool:
+        known_hosts = [line for lines in pool.map(prepare_root, lab.hosts) for line in lines]
     deploydir.write_known_hosts(deployment, known_hosts)
     deploydir.write_lab_record(deployment, lab)
     deploydir.write_suite(deployment, lab, extra_ca=extra_ca_file)

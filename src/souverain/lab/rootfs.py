@@ -105,4 +105,4 @@ def install_cas(root: Path, certificates: list[Path]) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for certificate in certificates:
         shutil.copyfile(certificate, target / certificate.name)
-    run(["chroot", str(root), "update-ca-certificates", "--fresh"], timeout=120)
+    run(["chroot", str(root), "update-ca-certificates"], timeout=120)
