@@ -1,0 +1,92 @@
+"""The rendered build as the audit reads it: the manifest, and each file's text in memory."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from souverain import vault
+from souverain.errors import UsageError
+
+PRIVATE_KEY_MARK = "PRIVATE KEY"
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    path: str  # relative to the build root
+    host: str | None
+    dest: str | None
+    component: str
+    mode: str
+    secret: bool
+
+    @property
+    def where(self) -> str:
+        return f"build/{self.path}"
+
+
+@dataclass
+class BuildView:
+    root: Path
+    password: bytes | None
+    files: list[BuiltFile]
+    _text: dict[str, str | None] = field(default_factory=dict)
+    _by_host: dict[str | None, list[BuiltFile]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path, password: bytes | None) -> BuildView:
+        try:
+            manifest = json.loads((root / "manifest.json").read_text())
+        except (OSError, ValueError) as error:
+            raise UsageError(
+                f"no readable build in {root} ({error})",
+                hint="Run `souverain render` first, or drop --no-render.",
+            ) from None
+        files = [
+            BuiltFile(
+                path=entry["path"],
+                host=entry.get("host"),
+                dest=entry.get("dest"),
+                component=entry.get("component", "inventory"),
+                mode=str(entry.get("mode", "0644")),
+                secret=bool(entry.get("secret")),
+            )
+            for entry in manifest.get("files", [])
+        ]
+        view = cls(root, password, files)
+        for item in files:
+            view._by_host.setdefault(item.host, []).append(item)
+        return view
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(host for host in self._by_host if host)
+
+    def matching(self, host: str | None, pattern: str) -> list[BuiltFile]:
+        """Files placed on ``host`` (every host when None) whose destination matches."""
+        pool = self.files if host is None else self._by_host.get(host, [])
+        return [item for item in pool if item.dest and fnmatch.fnmatchcase(item.dest, pattern)]
+
+    def text(self, item: BuiltFile) -> str | None:
+        """The plaintext (decrypted in memory for secret files); None for private keys."""
+        if item.path in self._text:
+            return self._text[item.path]
+        data = (self.root / item.path).read_bytes()
+        if item.secret:
+            if self.password is None:
+                self._text[item.path] = None
+                return None
+            data = vault.decrypt(data, self.password, source=item.where)
+        text = data.decode("utf-8", errors="replace")
+        result = None if PRIVATE_KEY_MARK in text else text
+        self._text[item.path] = result
+        return result
+
+    def inventory(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.root / "inventory" / "hosts.yml").read_text()))
+        except (OSError, ValueError):
+            return {}

@@ -1,0 +1,122 @@
+"""Build checks: settings and lines of the rendered files, and their modes in the manifest."""
+
+from __future__ import annotations
+
+from souverain.audit.buildview import BuiltFile
+from souverain.audit.context import AuditContext
+from souverain.audit.expect import Judged, judge_lines, judge_setting
+from souverain.audit.expressions import evaluate
+from souverain.audit.findings import CheckResult, Evidence, Verdict
+from souverain.audit.parsers import PARSERS
+from souverain.audit.rules import FileCheck, ManifestCheck, Rule
+
+MAX_PASSING_EVIDENCE = 3  # per host: enough to show where a passing setting was read
+MAX_FAILING_EVIDENCE = 20
+
+
+def judge_text(
+    text: str, fmt: str, check: FileCheck, where: str, redact: object
+) -> list[Judged]:
+    entries = PARSERS[fmt](text)
+    judged = [judge_setting(s, entries, fmt, where, redact) for s in check.settings]
+    judged += [judge_lines(p, text, where, redact) for p in check.lines]
+    return judged
+
+
+def fold(kind: str, host: str | None, judged: list[Judged], what: str) -> CheckResult:
+    """Many judgements (files × expectations) into one result for a host."""
+    failed = [j for j in judged if j.ok is False]
+    passed = [j for j in judged if j.ok is True]
+    if failed:
+        evidence = [e for j in failed for e in j.evidence][:MAX_FAILING_EVIDENCE]
+        reasons = sorted({j.reason for j in failed})
+        summary = f"{what}: {'; '.join(reasons[:3])}"
+        return CheckResult(kind, Verdict.FAIL, summary, host, tuple(evidence))
+    if passed:
+        evidence = [e for j in passed for e in j.evidence][:MAX_PASSING_EVIDENCE]
+        return CheckResult(kind, Verdict.PASS, f"{what}: as expected", host, tuple(evidence))
+    return CheckResult(kind, Verdict.NOT_APPLICABLE, f"{what}: nothing to judge", host)
+
+
+def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[CheckResult]:
+    assert ctx.build is not None
+    results = []
+    for host in ctx.hosts_of(rule.component):
+        if check.when is not None and not evaluate(check.when, ctx.expressions(host)):
+            results.append(
+                CheckResult("build", Verdict.NOT_APPLICABLE, f"applies when {check.when}", host)
+            )
+            continue
+        files = ctx.build.matching(host, check.files)
+        if not files:
+            results.append(_absent(ctx, rule, check, host))
+            continue
+        judged: list[Judged] = []
+        unreadable: list[BuiltFile] = []
+        for item in files:
+            text = ctx.build.text(item)
+            if text is None:
+                unreadable.append(item)
+                continue
+            redact = ctx.redact.strict if item.secret else ctx.redact
+            judged += judge_text(text, check.format, check, item.where, redact)
+        what = f"{len(files)} file(s) {check.files}"
+        if not judged and unreadable:
+            results.append(
+                CheckResult(
+                    "build",
+                    Verdict.NOT_CHECKED,
+                    f"{check.files}: private key or secret file not readable without the "
+                    "vault password",
+                    host,
+                )
+            )
+            continue
+        results.append(fold("build", host, judged, what))
+    return results
+
+
+def _absent(ctx: AuditContext, rule: Rule, check: FileCheck, host: str) -> CheckResult:
+    if check.required:
+        return CheckResult(
+            "build",
+            Verdict.FAIL,
+            f"no file {check.files} is rendered for {host}, which carries {rule.component}",
+            host,
+            (Evidence(f"missing: {check.files}", f"build/hosts/{host}/files", None, False),),
+        )
+    why = (
+        check.why_absent.get(ctx.lang)
+        if check.why_absent
+        else f"the {rule.component} role renders no {check.files} in this version"
+    )
+    return CheckResult("build", Verdict.NOT_APPLICABLE, f"{check.files} not rendered: {why}", host)
+
+
+def _mode_excess(mode: str, allowed: str) -> int:
+    return int(mode, 8) & ~int(allowed, 8)
+
+
+def run_manifest_check(ctx: AuditContext, rule: Rule, check: ManifestCheck) -> list[CheckResult]:
+    assert ctx.build is not None
+    if check.when is not None and not evaluate(check.when, ctx.expressions()):
+        return [CheckResult("build", Verdict.NOT_APPLICABLE, f"applies when {check.when}")]
+    files = ctx.build.matching(None, check.manifest)
+    if not files:
+        return [
+            CheckResult("build", Verdict.NOT_APPLICABLE, f"no file {check.manifest} in the build")
+        ]
+    judged = []
+    for item in files:
+        problems = []
+        if check.secret and not item.secret:
+            problems.append("stored in clear in the build (secret: false)")
+        if check.mode_max and _mode_excess(item.mode, check.mode_max):
+            problems.append(f"mode {item.mode} grants more than {check.mode_max}")
+        text = f"{item.dest} mode {item.mode}, {'vault-encrypted' if item.secret else 'clear'}"
+        if problems:
+            text += f"  ({'; '.join(problems)})"
+        ok = not problems
+        evidence = Evidence(text, f"build/manifest.json [{item.path}]", None, ok)
+        judged.append(Judged((evidence,), ok, "; ".join(problems) or "ok"))
+    return [fold("build", None, judged, f"{len(files)} file(s) {check.manifest}")]

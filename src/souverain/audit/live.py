@@ -1,0 +1,72 @@
+"""Connections to the deployed hosts, through testinfra's SSH backend.
+
+The build's inventory (build/inventory/hosts.yml) says how Ansible reaches each host: address,
+port, user, private key, and the known_hosts file with strict host key checking. The audit
+uses exactly that, so it checks the hosts the deploy converged and nothing else.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from souverain.audit.context import RunResult
+
+CONNECT_ARGS = "-o BatchMode=yes -o ConnectTimeout=10"
+
+
+@dataclass
+class TestinfraRunner:
+    name: str
+    address: str
+    port: int
+    user: str
+    identity_file: str | None = None
+    ssh_args: str = ""
+    _host: Any = field(default=None, init=False, repr=False)
+
+    def _connect(self) -> Any:
+        if self._host is None:
+            import testinfra
+
+            options: dict[str, Any] = {"ssh_extra_args": f"{self.ssh_args} {CONNECT_ARGS}".strip()}
+            if self.identity_file:
+                options["ssh_identity_file"] = self.identity_file
+            if self.user != "root":
+                options["sudo"] = True
+            self._host = testinfra.get_host(f"ssh://{self.user}@{self.address}:{self.port}", **options)
+        return self._host
+
+    def run(self, command: str) -> RunResult:
+        # sh -c: rules use pipes and globs; testinfra's sudo wraps the whole line.
+        result = self._connect().run("sh -c " + shlex.quote(command))
+        return RunResult(result.rc, result.stdout, result.stderr)
+
+
+def runners_from_inventory(inventory: dict[str, Any]) -> dict[str, TestinfraRunner]:
+    hosts = inventory.get("all", {}).get("hosts", {}) or {}
+    runners = {}
+    for name, entry in hosts.items():
+        entry = entry or {}
+        runners[name] = TestinfraRunner(
+            name=name,
+            address=str(entry.get("ansible_host", name)),
+            port=int(entry.get("ansible_port", 22)),
+            user=str(entry.get("ansible_user", "root")),
+            identity_file=entry.get("ansible_ssh_private_key_file"),
+            ssh_args=str(entry.get("ansible_ssh_common_args", "")),
+        )
+    return runners
+
+
+def reachability(runner: Any) -> str | None:
+    """None when the host answers over SSH, else why not (the host's checks are not run)."""
+    try:
+        result = runner.run("true")
+    except Exception as error:  # testinfra raises plain RuntimeError/AssertionError
+        return f"cannot reach {runner.name} over SSH: {error}"
+    if result.exit_status != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        return f"cannot reach {runner.name} over SSH: {detail[-1] if detail else result.exit_status}"
+    return None

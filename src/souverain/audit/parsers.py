@@ -1,0 +1,152 @@
+"""Effective settings of configuration files and command outputs, with their line numbers.
+
+Each format turns text into a list of (key, value, line) in file order; which occurrence
+wins is the format's rule (sshd: the first; postfix, keyvalue, sysctl, pgconf: the last;
+nginx: every occurrence is checked, since each server block carries its own).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML, YAMLError
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: Any
+    line: int  # 1-based; 0 when the format has no lines (json)
+
+
+# Which occurrence the service uses: first, last or all (each must pass).
+WINS = {
+    "sshd": "first",
+    "keyvalue": "last",
+    "sysctl": "last",
+    "postfix": "last",
+    "pgconf": "last",
+    "nginx": "all",
+    "json": "last",
+    "yaml": "last",
+    "lines": "all",
+}
+CASE_INSENSITIVE_KEYS = {"sshd"}
+
+
+def strip_comment(line: str, marker: str = "#") -> str:
+    quote = None
+    for index, char in enumerate(line):
+        if char in "'\"" and (quote is None or quote == char):
+            quote = None if quote else char
+        elif char == marker and quote is None:
+            return line[:index]
+    return line
+
+
+def meaningful_lines(text: str, marker: str = "#") -> list[tuple[int, str]]:
+    result = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = strip_comment(raw, marker).strip()
+        if line and not line.startswith("//"):
+            result.append((number, line))
+    return result
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def parse_sshd(text: str) -> list[Entry]:
+    """`Key value` lines (sshd_config, `sshd -T` output); Match blocks end the global part."""
+    entries = []
+    for number, line in meaningful_lines(text):
+        key, _, value = line.partition(" ")
+        if key.lower() == "match":
+            break
+        entries.append(Entry(key.lower(), value.strip(), number))
+    return entries
+
+
+def parse_assign(text: str) -> list[Entry]:
+    """`key = value` (postfix main.cf, sysctl.conf, postgresql.conf, journald ini...)."""
+    entries = []
+    for number, line in meaningful_lines(text):
+        if line.startswith("[") and line.endswith("]"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            key, _, value = line.partition(" ")
+        entries.append(Entry(key.strip(), _unquote(value), number))
+    return entries
+
+
+_NGINX_STATEMENT = re.compile(r"([^;{}]+)([;{}])")
+
+
+def parse_nginx(text: str) -> list[Entry]:
+    """Simple directives `name args;` anywhere in the file (block structure ignored)."""
+    entries = []
+    for number, line in meaningful_lines(text):
+        for statement, end in _NGINX_STATEMENT.findall(line):
+            if end != ";":
+                continue
+            name, _, args = statement.strip().partition(" ")
+            entries.append(Entry(name, args.strip(), number))
+    return entries
+
+
+def _flatten(data: Any, prefix: str = "") -> list[Entry]:
+    entries = [Entry(prefix, data, 0)] if prefix else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            entries += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return entries
+
+
+def parse_json(text: str) -> list[Entry]:
+    try:
+        return _flatten(json.loads(text))
+    except ValueError:
+        return []
+
+
+def parse_yaml(text: str) -> list[Entry]:
+    try:
+        return _flatten(YAML(typ="safe", pure=True).load(text))
+    except YAMLError:
+        return []
+
+
+PARSERS = {
+    "sshd": parse_sshd,
+    "keyvalue": parse_assign,
+    "sysctl": parse_assign,
+    "postfix": parse_assign,
+    "pgconf": parse_assign,
+    "nginx": parse_nginx,
+    "json": parse_json,
+    "yaml": parse_yaml,
+    "lines": lambda text: [],
+}
+
+
+def effective(entries: list[Entry], key: str, fmt: str) -> list[Entry]:
+    """The occurrences of ``key`` that the service uses (one, or all for nginx)."""
+    if fmt in CASE_INSENSITIVE_KEYS:
+        key = key.lower()
+    found = [entry for entry in entries if entry.key == key]
+    if not found:
+        return []
+    wins = WINS[fmt]
+    if wins == "first":
+        return found[:1]
+    if wins == "last":
+        return found[-1:]
+    return found
