@@ -60,10 +60,10 @@ def up(request: UpRequest, *, say: Say = _quiet) -> st.LabState:
     subnet = nm.parse_subnet(request.subnet) if request.subnet else nm.default_subnet(names.name)
     checks.check_subnet_free(subnet, lab=names.name)
 
-    base = image.ensure_image(spec, log=say)
-    lab = _plan(names, request, subnet, spec, base, deployment)
-    st.save(lab)  # from here on, `lab down` knows everything that may exist
     with _sigterm_as_interrupt():
+        base = image.ensure_image(spec, log=say)
+        lab = _plan(names, request, subnet, spec, base, deployment)
+        st.save(lab)  # from here on, `lab down` knows everything that may exist
         try:
             _create(lab, names, subnet, base, deployment, say=say)
             _boot(lab, deployment, timeout=request.boot_timeout, say=say)
