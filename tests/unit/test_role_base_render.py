@@ -163,9 +163,7 @@ def test_sshd_accepts_the_rendered_configuration(init_build, tmp_path):
     build = init_build
     dropin = host_file(build, "srv1", "/etc/ssh/sshd_config.d/50-souverain.conf")
     key = tmp_path / "host_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
-    )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     # Debian's own sshd_config after the drop-in, as its Include puts it; host keys swapped
     # for a throwaway one.
     dropin = re.sub(r"(?m)^HostKey .*$", f"HostKey {key}", dropin)

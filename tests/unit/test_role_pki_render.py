@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from souverain import vault
-from souverain.secrets import read_password
 from souverain.deployment import Deployment
+from souverain.secrets import read_password
 from tests.unit.test_role_base_render import render_suite, three_hosts
 
 TLS = "/etc/souverain/tls"
@@ -56,7 +56,9 @@ def test_keys_are_encrypted_in_the_build(build):
 
 
 def test_certificates_chain_to_the_ca(build):
-    ca = x509.load_pem_x509_certificate((build / "hosts/web/files" / TLS[1:] / "ca.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate(
+        (build / "hosts/web/files" / TLS[1:] / "ca.crt").read_bytes()
+    )
     for item in pki_files(build, "web"):
         if item["dest"].endswith(".crt") and item["service"] == "tls":
             leaf = x509.load_pem_x509_certificates((build / item["src"]).read_bytes())[0]

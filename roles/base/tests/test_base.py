@@ -1,0 +1,300 @@
+"""testinfra checks of the base role: run by `souverain verify` against the hosts of the base
+group (every host). They check behaviour where the host allows it: what sshd and nft actually
+load, what apt and chrony actually read, which certificates the system trusts.
+
+`souverain verify` exports SOUVERAIN_INVENTORY (the rendered inventory): the checks read the
+host's expected firewall openings there. Hosts outside the base group are skipped. On a
+container sharing its host's kernel (the lab's systemd-nspawn hosts) chronyd and auditd cannot
+run and kernel settings are read-only: those checks are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CONTAINERS = {"systemd-nspawn", "lxc", "docker", "podman", "container"}
+
+
+def _inventory() -> Path | None:
+    value = os.environ.get("SOUVERAIN_INVENTORY")
+    return Path(value) if value else None
+
+
+def _name(host) -> str:
+    return str(getattr(host.backend, "hostname", "") or host.backend.get_hostname())
+
+
+def _host_vars(host) -> dict | None:
+    inventory = _inventory()
+    if inventory is None:
+        return None
+    path = inventory / "host_vars" / _name(host) / "souverain.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _only_base_hosts(host):
+    inventory = _inventory()
+    if inventory is None or not (inventory / "hosts.yml").exists():
+        return
+    groups = json.loads((inventory / "hosts.yml").read_text())["all"].get("children", {})
+    members = (groups.get("base") or {}).get("hosts") or {}
+    if _name(host) not in members:
+        pytest.skip(f"{_name(host)} does not carry the base component")
+
+
+def _container(host) -> str | None:
+    """The container type when the host shares its kernel with another, else None."""
+    found = host.run("systemd-detect-virt --container")
+    kind = found.stdout.strip()
+    return kind if found.rc == 0 and kind and kind != "none" else None
+
+
+def _skip_in_container(host, what: str) -> None:
+    kind = _container(host)
+    if kind:
+        pytest.skip(f"{what}: not possible in a {kind} container sharing its host's kernel")
+
+
+# ---- packages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["openssh-server", "nftables", "chrony", "auditd", "unattended-upgrades", "ca-certificates"],
+)
+def test_package_is_installed(host, name):
+    assert host.package(name).is_installed
+
+
+# ---- SSH ----------------------------------------------------------------------------------
+
+
+SSHD_EFFECTIVE = {
+    "permitrootlogin": "without-password",  # sshd -T's spelling of prohibit-password
+    "passwordauthentication": "no",
+    "kbdinteractiveauthentication": "no",
+    "permitemptypasswords": "no",
+    "authenticationmethods": "publickey",
+    "x11forwarding": "no",
+    "allowtcpforwarding": "no",
+    "allowagentforwarding": "no",
+    "allowstreamlocalforwarding": "no",
+    "disableforwarding": "yes",
+    "permittunnel": "no",
+    "permituserenvironment": "no",
+    "hostbasedauthentication": "no",
+    "ignorerhosts": "yes",
+    "loglevel": "VERBOSE",
+}
+
+
+def _sshd_effective(host) -> dict[str, str]:
+    output = host.check_output("/usr/sbin/sshd -T")
+    return dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+
+
+@pytest.mark.parametrize(("keyword", "value"), sorted(SSHD_EFFECTIVE.items()))
+def test_sshd_runs_with_hardened_value(host, keyword, value):
+    assert _sshd_effective(host)[keyword] == value
+
+
+def test_sshd_configuration_checks(host):
+    assert host.run("/usr/sbin/sshd -t").rc == 0
+
+
+def test_sshd_offers_modern_algorithms_only(host):
+    effective = _sshd_effective(host)
+    kex = effective["kexalgorithms"].split(",")
+    assert kex and not [k for k in kex if k.startswith(("ecdh-sha2", "diffie-hellman"))]
+    assert "curve25519-sha256" in kex
+    version = re.search(r"OpenSSH_(\d+)\.(\d+)", host.run("ssh -V").stderr)
+    if version and (int(version[1]), int(version[2])) >= (9, 9):
+        assert kex[0] == "mlkem768x25519-sha256"
+    ciphers = effective["ciphers"].split(",")
+    assert all(c.endswith("-gcm@openssh.com") or c.startswith("chacha20") for c in ciphers)
+    assert all(mac.endswith("-etm@openssh.com") for mac in effective["macs"].split(","))
+    assert "ssh-rsa" not in effective["hostkeyalgorithms"].split(",")
+
+
+def test_sshd_is_running(host):
+    ssh = host.service("ssh")
+    assert ssh.is_enabled and ssh.is_running
+
+
+# ---- firewall -----------------------------------------------------------------------------
+
+
+def _input_chain(host) -> tuple[str, list[dict]]:
+    """The policy of the souverain input chain and its rules, from the live ruleset."""
+    data = json.loads(host.check_output("nft -j list table inet souverain"))["nftables"]
+    chain = next(i["chain"] for i in data if "chain" in i and i["chain"]["name"] == "input")
+    rules = [i["rule"] for i in data if "rule" in i and i["rule"]["chain"] == "input"]
+    return chain["policy"], rules
+
+
+def _accepted_ports(rules: list[dict]) -> set[tuple[str, int]]:
+    ports = set()
+    for rule in rules:
+        expressions = rule["expr"]
+        if not any("accept" in e for e in expressions):
+            continue
+        for e in expressions:
+            match = e.get("match", {})
+            left = match.get("left", {}).get("payload", {})
+            if left.get("field") == "dport" and isinstance(match.get("right"), int):
+                ports.add((left["protocol"], match["right"]))
+    return ports
+
+
+def test_firewall_drops_inbound_by_default(host):
+    assert host.service("nftables").is_enabled
+    policy, rules = _input_chain(host)
+    assert policy == "drop"
+    assert rules, "the input chain has no rules"
+
+
+def test_firewall_opens_only_the_declared_ports(host):
+    variables = _host_vars(host)
+    if variables is None:
+        pytest.skip("SOUVERAIN_INVENTORY is not set: run through `souverain verify`")
+    expected = {(o["proto"], o["port"]) for o in variables["base_firewall_openings"]}
+    expected.add(("udp", 546))  # DHCPv6 client replies, from link-local addresses only
+    _, rules = _input_chain(host)
+    assert _accepted_ports(rules) == expected
+
+
+@pytest.mark.parametrize(("proto", "port"), [("tcp", 8080), ("tcp", 3306), ("udp", 53)])
+def test_firewall_does_not_open_an_undeclared_port(host, proto, port):
+    _, rules = _input_chain(host)
+    assert (proto, port) not in _accepted_ports(rules)
+
+
+def test_ssh_is_only_open_to_the_admin_networks(host):
+    variables = _host_vars(host) or {}
+    port = variables.get("base_ssh_port", 22)
+    _, rules = _input_chain(host)
+    ssh_rules = [r for r in rules if ("tcp", port) in _accepted_ports([r])]
+    assert ssh_rules
+    for rule in ssh_rules:
+        sources = [
+            e["match"]["right"]
+            for e in rule["expr"]
+            if e.get("match", {}).get("left", {}).get("payload", {}).get("field") == "saddr"
+        ]
+        assert sources in (["@admin_v4"], ["@admin_v6"]), rule
+
+
+# ---- time, audit, logs, updates, kernel ---------------------------------------------------
+
+
+def test_chrony_reads_only_the_suite_servers(host):
+    config = host.check_output("chronyd -p -f /etc/chrony/chrony.conf")
+    sources = [line for line in config.splitlines() if re.match(r"(server|pool|peer) ", line)]
+    assert sources and all(line.startswith("server ") for line in sources)
+    assert "pool.ntp.org" not in config
+    variables = _host_vars(host)
+    if variables is not None:
+        build = Path(os.environ["SOUVERAIN_INVENTORY"]).parent
+        rendered = next(f for f in variables["base_files"] if f["service"] == "chrony")
+        wanted = re.findall(r"(?m)^server (\S+)", (build / rendered["src"]).read_text())
+        assert [line.split()[1] for line in sources] == wanted
+
+
+def test_chrony_is_running(host):
+    _skip_in_container(host, "chronyd needs CAP_SYS_TIME")
+    assert host.service("chrony").is_running
+    assert host.run("chronyc -n sources").rc == 0
+
+
+def test_audit_rules_are_installed(host):
+    rules = host.file("/etc/audit/rules.d/50-souverain.rules")
+    assert rules.exists and rules.mode == 0o640
+    assert "-k identity" in rules.content_string
+
+
+def test_auditd_enforces_the_rules(host):
+    _skip_in_container(host, "auditd needs the kernel's audit interface")
+    assert host.service("auditd").is_running
+    loaded = host.check_output("auditctl -l")
+    assert "identity" in loaded and "sshd" in loaded
+
+
+def test_journal_is_persistent_with_retention(host):
+    config = host.check_output("systemd-analyze cat-config systemd/journald.conf")
+    settings = dict(
+        line.split("=", 1) for line in config.splitlines() if "=" in line and line[0] != "#"
+    )
+    assert settings.get("Storage") == "persistent"
+    assert re.fullmatch(r"\d+day", settings.get("MaxRetentionSec", ""))
+    assert re.fullmatch(r"\d+[KMG]", settings.get("SystemMaxUse", ""))
+    machine = host.file("/etc/machine-id").content_string.strip()
+    assert host.file(f"/var/log/journal/{machine}").is_directory
+    assert host.run(f"ls /var/log/journal/{machine}/system.journal").rc == 0
+
+
+def test_automatic_updates_install_security_updates_only(host):
+    dump = host.check_output("apt-config dump Unattended-Upgrade::Origins-Pattern")
+    patterns = re.findall(r'Origins-Pattern:: "([^"]+)"', dump)
+    assert patterns == ["origin=Debian,codename=${distro_codename}-security,label=Debian-Security"]
+    periodic = host.check_output("apt-config dump APT::Periodic")
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+    assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+KERNEL = {
+    "kernel.kptr_restrict": "2",
+    "kernel.dmesg_restrict": "1",
+    "kernel.yama.ptrace_scope": "1",
+    "kernel.unprivileged_bpf_disabled": "1",
+    "net.ipv4.conf.all.rp_filter": "1",
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.all.accept_source_route": "0",
+    "net.ipv6.conf.all.accept_redirects": "0",
+    "fs.suid_dumpable": "0",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(KERNEL.items()))
+def test_kernel_setting_is_written(host, key, value):
+    content = host.file("/etc/sysctl.d/90-souverain.conf").content_string
+    assert re.search(rf"(?m)^{re.escape(key)} = {value}$", content)
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(KERNEL.items()))
+def test_kernel_setting_is_live(host, key, value):
+    _skip_in_container(host, "the kernel settings belong to the host's kernel, read-only here")
+    assert host.sysctl(key) == int(value)
+
+
+# ---- names, time zone, trust --------------------------------------------------------------
+
+
+def test_suite_hosts_resolve(host):
+    block = host.file("/etc/hosts").content_string
+    names = re.findall(r"^\S+ (\S+\.internal) ", block, re.MULTILINE)
+    assert names, "no suite host in /etc/hosts"
+    for name in names:
+        assert host.run(f"getent hosts {name}").rc == 0
+
+
+def test_time_zone_is_set(host):
+    assert host.file("/etc/localtime").is_symlink
+    assert host.file("/etc/localtime").linked_to.startswith("/usr/share/zoneinfo/")
+
+
+def test_extra_cas_are_trusted(host):
+    listed = host.run("ls /usr/local/share/ca-certificates/").stdout.split()
+    extras = [name for name in listed if name.startswith("souverain-extra-")]
+    if not extras:
+        pytest.skip("suite.yml lists no extra CA (trust.extra_ca)")
+    for name in extras:
+        path = f"/usr/local/share/ca-certificates/{name}"
+        # Verified against the system store alone: it passes only if the CA is in it.
+        assert host.run(f"openssl verify -CApath /etc/ssl/certs {path}").rc == 0, name
