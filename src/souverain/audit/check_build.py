@@ -14,9 +14,7 @@ MAX_PASSING_EVIDENCE = 3  # per host: enough to show where a passing setting was
 MAX_FAILING_EVIDENCE = 20
 
 
-def judge_text(
-    text: str, fmt: str, check: FileCheck, where: str, redact: object
-) -> list[Judged]:
+def judge_text(text: str, fmt: str, check: FileCheck, where: str, redact: object) -> list[Judged]:
     entries = PARSERS[fmt](text)
     judged = [judge_setting(s, entries, fmt, where, redact) for s in check.settings]
     judged += [judge_lines(p, text, where, redact) for p in check.lines]
@@ -33,7 +31,7 @@ def fold(kind: str, host: str | None, judged: list[Judged], what: str) -> CheckR
         summary = f"{what}: {'; '.join(reasons[:3])}"
         return CheckResult(kind, Verdict.FAIL, summary, host, tuple(evidence))
     if passed:
-        evidence = [e for j in passed for e in j.evidence][:MAX_PASSING_EVIDENCE]
+        evidence = [e for j in passed for e in j.evidence if e.ok][:MAX_PASSING_EVIDENCE]
         return CheckResult(kind, Verdict.PASS, f"{what}: as expected", host, tuple(evidence))
     return CheckResult(kind, Verdict.NOT_APPLICABLE, f"{what}: nothing to judge", host)
 

@@ -16,7 +16,9 @@ NOT_FOUND = 127
 
 def trim(text: str, limit: int = MAX_OUTPUT) -> str:
     text = text.strip()
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    return (
+        text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    )
 
 
 def run_live_check(ctx: AuditContext, rule: Rule, check: LiveCheck) -> list[CheckResult]:
@@ -25,9 +27,7 @@ def run_live_check(ctx: AuditContext, rule: Rule, check: LiveCheck) -> list[Chec
     results = []
     for host in ctx.hosts_of(rule.component):
         if host in ctx.unreachable:
-            results.append(
-                CheckResult("live", Verdict.NOT_CHECKED, ctx.unreachable[host], host)
-            )
+            results.append(CheckResult("live", Verdict.NOT_CHECKED, ctx.unreachable[host], host))
             continue
         if check.when is not None and not evaluate(check.when, ctx.expressions(host)):
             results.append(
@@ -70,5 +70,7 @@ def judge_output(
     judged += [judge_setting(s, entries, check.format, where, ctx.redact) for s in check.settings]
     judged += [judge_lines(p, output, where, ctx.redact) for p in check.lines]
     if not check.settings and not check.lines and result.exit_status in check.ok_exit:
-        judged.append(Judged((Evidence(trim(output) or "(no output)", where, None, True),), True, "ok"))
+        judged.append(
+            Judged((Evidence(trim(output) or "(no output)", where, None, True),), True, "ok")
+        )
     return fold("live", host, judged, f"`{command}`")

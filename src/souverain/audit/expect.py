@@ -10,7 +10,6 @@ from souverain.audit.findings import Evidence
 from souverain.audit.parsers import Entry, effective, meaningful_lines
 from souverain.audit.rules import LinePattern, Setting
 
-_ITEM_SPLIT = re.compile(r"[\s,:]+")
 _NUMBER = re.compile(r"^\s*(-?[0-9]+(?:\.[0-9]+)?)")
 
 
@@ -23,10 +22,10 @@ class Judged:
     reason: str
 
 
-def _items(value: Any) -> list[str]:
+def _items(value: Any, split: str) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(item) for item in value]
-    return [item for item in _ITEM_SPLIT.split(str(value).strip()) if item]
+    return [item for item in re.split(split, str(value).strip()) if item]
 
 
 def _number(value: Any) -> float | None:
@@ -58,7 +57,9 @@ def value_problem(setting: Setting, value: Any) -> str | None:
         ok = not any(_same(value, choice) for choice in setting.not_one_of)
         checks.append((ok, f"must not be one of {setting.not_one_of}"))
     if setting.matches is not None:
-        checks.append((re.search(setting.matches, text) is not None, f"must match /{setting.matches}/"))
+        checks.append(
+            (re.search(setting.matches, text) is not None, f"must match /{setting.matches}/")
+        )
     if setting.not_matches is not None:
         ok = re.search(setting.not_matches, text) is None
         checks.append((ok, f"must not match /{setting.not_matches}/"))
@@ -70,7 +71,7 @@ def value_problem(setting: Setting, value: Any) -> str | None:
             checks.append((number >= setting.min, f"expected at least {setting.min:g}"))
         if number is not None and setting.max is not None:
             checks.append((number <= setting.max, f"expected at most {setting.max:g}"))
-    items = _items(value) if value is not None else []
+    items = _items(value, setting.split) if value is not None else []
     if setting.items_subset is not None:
         allowed = {item.lower() for item in setting.items_subset}
         extra = [item for item in items if item.lower() not in allowed]
@@ -83,7 +84,9 @@ def value_problem(setting: Setting, value: Any) -> str | None:
         checks.append((not bad, f"not allowed: {', '.join(bad)}"))
     if setting.empty is not None:
         is_empty = value in (None, "", [], {}) or (isinstance(value, str) and not value.strip())
-        checks.append((is_empty == setting.empty, "expected empty" if setting.empty else "expected a value"))
+        checks.append(
+            (is_empty == setting.empty, "expected empty" if setting.empty else "expected a value")
+        )
     for ok, message in checks:
         if not ok:
             return message
@@ -96,19 +99,24 @@ def judge_setting(
     found = effective(entries, setting.key, fmt)
     if not found:
         ok = {"fail": False, "pass": True, "not_applicable": None}[setting.missing]
-        evidence = Evidence(f"{setting.key}: not set", where, None, ok)
+        # An absent optional setting is context, not proof: it is not shown as a pass.
+        evidence = Evidence(f"{setting.key}: not set", where, None, False if ok is False else None)
         return Judged((evidence,), ok, f"{setting.key} is not set")
     evidence = []
     problems = []
     for entry in found:
         problem = value_problem(setting, entry.value)
-        shown = entry.value if not isinstance(entry.value, (dict, list)) else entry.value
+        shown = entry.value
         text = redact(f"{setting.key} = {shown}" if fmt != "sshd" else f"{entry.key} {shown}")
         line = entry.line or None
-        evidence.append(Evidence(text if not problem else f"{text}  ({problem})", where, line, not problem))
+        evidence.append(
+            Evidence(text if not problem else f"{text}  ({problem})", where, line, not problem)
+        )
         if problem:
             problems.append(f"{setting.key}: {problem}")
-    return Judged(tuple(evidence), not problems, "; ".join(problems) or f"{setting.key} as expected")
+    return Judged(
+        tuple(evidence), not problems, "; ".join(problems) or f"{setting.key} as expected"
+    )
 
 
 def judge_lines(pattern: LinePattern, text: str, where: str, redact: Any) -> Judged:
@@ -117,7 +125,9 @@ def judge_lines(pattern: LinePattern, text: str, where: str, redact: Any) -> Jud
         regex = re.compile(pattern.must_not_match)
         hits = [(n, line) for n, line in lines if regex.search(line)]
         if hits:
-            evidence = tuple(Evidence(redact(line), where, n or None, False) for n, line in hits[:5])
+            evidence = tuple(
+                Evidence(redact(line), where, n or None, False) for n, line in hits[:5]
+            )
             return Judged(evidence, False, f"found /{pattern.must_not_match}/")
         note = Evidence(f"no line matches /{pattern.must_not_match}/", where, None, True)
         return Judged((note,), True, "nothing forbidden found")
@@ -128,11 +138,19 @@ def judge_lines(pattern: LinePattern, text: str, where: str, redact: Any) -> Jud
             continue
         if pattern.min is not None or pattern.max is not None:
             number_value = _number(match.group(1)) if match.groups() else None
-            low_ok = pattern.min is None or (number_value is not None and number_value >= pattern.min)
-            high_ok = pattern.max is None or (number_value is not None and number_value <= pattern.max)
+            low_ok = pattern.min is None or (
+                number_value is not None and number_value >= pattern.min
+            )
+            high_ok = pattern.max is None or (
+                number_value is not None and number_value <= pattern.max
+            )
             if not (low_ok and high_ok):
-                bound = f"[{pattern.min if pattern.min is not None else ''}..{pattern.max if pattern.max is not None else ''}]"
-                evidence = Evidence(redact(line) + f"  (outside {bound})", where, number or None, False)
+                low = "" if pattern.min is None else f"{pattern.min:g}"
+                high = "" if pattern.max is None else f"{pattern.max:g}"
+                bound = f"[{low}..{high}]"
+                evidence = Evidence(
+                    redact(line) + f"  (outside {bound})", where, number or None, False
+                )
                 return Judged((evidence,), False, f"value outside {bound}")
         return Judged((Evidence(redact(line), where, number or None, True),), True, "found")
     evidence = Evidence(f"no line matches /{pattern.must_match}/", where, None, False)

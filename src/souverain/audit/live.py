@@ -35,7 +35,9 @@ class TestinfraRunner:
                 options["ssh_identity_file"] = self.identity_file
             if self.user != "root":
                 options["sudo"] = True
-            self._host = testinfra.get_host(f"ssh://{self.user}@{self.address}:{self.port}", **options)
+            self._host = testinfra.get_host(
+                f"ssh://{self.user}@{self.address}:{self.port}", **options
+            )
         return self._host
 
     def run(self, command: str) -> RunResult:
@@ -68,5 +70,7 @@ def reachability(runner: Any) -> str | None:
         return f"cannot reach {runner.name} over SSH: {error}"
     if result.exit_status != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        return f"cannot reach {runner.name} over SSH: {detail[-1] if detail else result.exit_status}"
+        return (
+            f"cannot reach {runner.name} over SSH: {detail[-1] if detail else result.exit_status}"
+        )
     return None

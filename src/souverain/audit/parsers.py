@@ -33,6 +33,7 @@ WINS = {
     "json": "last",
     "yaml": "last",
     "lines": "all",
+    "x509": "first",
 }
 CASE_INSENSITIVE_KEYS = {"sshd"}
 
@@ -124,7 +125,38 @@ def parse_yaml(text: str) -> list[Entry]:
         return []
 
 
+def parse_x509(text: str) -> list[Entry]:
+    """The first certificate of a PEM file: key_type, rsa_bits or ec_bits, days_left, hash."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    start = text.find("-----BEGIN CERTIFICATE-----")
+    if start < 0:
+        return []
+    line = text[:start].count("\n") + 1
+    try:
+        cert = x509.load_pem_x509_certificate(text[start:].encode())
+    except ValueError:
+        return []
+    key = cert.public_key()
+    entries = [Entry("subject", cert.subject.rfc4514_string(), line)]
+    if isinstance(key, rsa.RSAPublicKey):
+        entries += [Entry("key_type", "rsa", line), Entry("rsa_bits", key.key_size, line)]
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        entries += [Entry("key_type", "ec", line), Entry("ec_bits", key.curve.key_size, line)]
+    else:
+        entries.append(Entry("key_type", type(key).__name__, line))
+    left = (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
+    entries.append(Entry("days_left", left, line))
+    algorithm = cert.signature_hash_algorithm
+    entries.append(Entry("signature_hash", algorithm.name if algorithm else "none", line))
+    return entries
+
+
 PARSERS = {
+    "x509": parse_x509,
     "sshd": parse_sshd,
     "keyvalue": parse_assign,
     "sysctl": parse_assign,

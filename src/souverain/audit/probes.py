@@ -35,7 +35,9 @@ VERSIONS = {
     "TLSv1.2": ssl.TLSVersion.TLSv1_2,
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
-AEAD_FS = re.compile(r"^(TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305|AES_128_CCM)|ECDHE-.*(GCM|CHACHA20|CCM)|DHE-.*(GCM|CHACHA20|CCM))")
+AEAD_FS = re.compile(
+    r"^(TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305|AES_128_CCM)|ECDHE-.*(GCM|CHACHA20|CCM)|DHE-.*(GCM|CHACHA20|CCM))"
+)
 
 
 def run_probe(
@@ -72,10 +74,12 @@ def handshake(
     except (ssl.SSLError, ValueError) as error:
         return "untested", f"this controller's OpenSSL cannot offer it ({error})"
     try:
-        with socket.create_connection((address, port), timeout=TIMEOUT) as raw:
-            with context.wrap_socket(raw, server_hostname=server_name) as tls:
-                cipher = tls.cipher()
-                return "accepted", (tls.version(), cipher[0] if cipher else "", tls.getpeercert(True))
+        with (
+            socket.create_connection((address, port), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            cipher = tls.cipher()
+            return "accepted", (tls.version(), cipher[0] if cipher else "", tls.getpeercert(True))
     except ssl.SSLError as error:
         if "NO_PROTOCOLS_AVAILABLE" in str(error) or "NO_CIPHERS_AVAILABLE" in str(error):
             return "untested", f"this controller's OpenSSL cannot offer it ({error.reason})"
@@ -147,13 +151,17 @@ def tls_handshake(
                 text, problems = _certificate_problems(der, int(args.get("min_days_left", 30)))
                 ok = not problems
                 shown = text + (f"  ({'; '.join(problems)})" if problems else "")
-                judged.append(Judged((Evidence(shown, where, None, ok),), ok, "; ".join(problems) or "ok"))
+                judged.append(
+                    Judged((Evidence(shown, where, None, ok),), ok, "; ".join(problems) or "ok")
+                )
         else:
             untested.append(f"TLSv1.2 handshake {outcome}: {detail}")
     result = fold("live", host, judged, where)
     if untested:
         note = tuple(Evidence(f"not tested: {item}", where) for item in untested)
-        result = CheckResult(result.kind, result.verdict, result.summary, host, result.evidence + note)
+        result = CheckResult(
+            result.kind, result.verdict, result.summary, host, result.evidence + note
+        )
     return [result]
 
 
@@ -195,7 +203,9 @@ def listening_sockets(
         text = f"{proto} {address}:{port}" + ("" if ok else "  (no component of this host uses it)")
         judged.append(Judged((Evidence(text, where, None, ok),), ok, f"unexpected {proto}/{port}"))
     if not judged:
-        judged.append(Judged((Evidence("nothing listens beyond loopback", where, None, True),), True, "ok"))
+        judged.append(
+            Judged((Evidence("nothing listens beyond loopback", where, None, True),), True, "ok")
+        )
     return [fold("live", host, judged, f"sockets listening on {host}")]
 
 

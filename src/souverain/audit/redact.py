@@ -14,7 +14,9 @@ MASK = "«redacted»"
 _MIN_SECRET = 6  # shorter values (a "1", a "yes") would mask ordinary words
 _TOKEN = re.compile(r"[^\s=:;,\"'()\[\]{}]+")
 # A plain word: lowercase identifiers, paths, numbers, domain names, CIDRs.
-_PLAIN = re.compile(r"^(?:[a-z_][a-z0-9_.-]*|/[A-Za-z0-9_./*-]*|[0-9.]+[a-z]*|[A-Za-z][a-z]*)$")
+_PLAIN = re.compile(
+    r"^(?:[-+~&@%!]?[a-z_*@][a-z0-9_.*@-]*|/[A-Za-z0-9_./*-]*|[0-9.]+[a-z]*|[A-Za-z][a-z]*)$"
+)
 
 
 class Redactor:

@@ -18,7 +18,9 @@ from ruamel.yaml import YAML, YAMLError
 
 from souverain.errors import UsageError
 
-Format = Literal["sshd", "keyvalue", "sysctl", "nginx", "postfix", "pgconf", "lines", "json", "yaml"]
+Format = Literal[
+    "sshd", "keyvalue", "sysctl", "nginx", "postfix", "pgconf", "lines", "json", "yaml", "x509"
+]
 Missing = Literal["fail", "pass", "not_applicable"]
 
 
@@ -59,6 +61,7 @@ class Setting(_Strict):
     not_matches: str | None = None
     min: float | None = None
     max: float | None = None
+    split: str = r"[\s,]+"  # how a value splits into items (ciphers: ":")
     items_subset: list[str] | None = None  # every item of the value is one of these
     items_match: str | None = None  # every item matches this regex
     items_exclude: str | None = None  # no item matches this regex
@@ -204,6 +207,12 @@ def load_rules(roles_dir: Path) -> RuleSet:
     return RuleSet(tuple(rules), constants, sources)
 
 
-def _sort_key(rule: Rule) -> tuple[str, int]:
+# Reports list the suite-wide rules first, then components in deployment order.
+COMPONENT_ORDER = ("suite", "base", "pki", "proxy", "postgresql", "redis", "directory", "sso",
+                   "mail", "chat", "visio", "drive", "backup")  # fmt: skip
+
+
+def _sort_key(rule: Rule) -> tuple[int, str, int]:
     prefix, number = rule.id.rsplit("-", 1)
-    return prefix, int(number)
+    order = COMPONENT_ORDER.index(rule.component) if rule.component in COMPONENT_ORDER else 99
+    return order, prefix, int(number)

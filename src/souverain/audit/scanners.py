@@ -72,7 +72,9 @@ def _ssh_audit(
             "scanner", Verdict.FAIL, f"ssh-audit: {failed} algorithm(s) fail", host, tuple(evidence)
         )
     evidence.insert(0, Evidence(f"{banner}: no failing algorithm", where, None, True))
-    return CheckResult("scanner", Verdict.PASS, "ssh-audit: no failing algorithm", host, tuple(evidence))
+    return CheckResult(
+        "scanner", Verdict.PASS, "ssh-audit: no failing algorithm", host, tuple(evidence)
+    )
 
 
 def _testssl_argv() -> list[str] | None:
@@ -97,14 +99,18 @@ def _testssl(
                            env={**os.environ, "TERM": "dumb"})  # fmt: skip
             findings = json.loads(out.read_text())
         except (OSError, subprocess.TimeoutExpired, ValueError) as error:
-            return CheckResult("scanner", Verdict.NOT_CHECKED, f"testssl.sh did not run: {error}", host)
+            return CheckResult(
+                "scanner", Verdict.NOT_CHECKED, f"testssl.sh did not run: {error}", host
+            )
     bad = [f for f in findings if str(f.get("severity", "")).upper() in ("HIGH", "CRITICAL")]
     evidence = tuple(
         Evidence(f"{f.get('id')}: {f.get('finding')} ({f.get('severity')})", where, None, False)
         for f in bad[:20]
     )
     if bad:
-        return CheckResult("scanner", Verdict.FAIL, f"testssl.sh: {len(bad)} high finding(s)", host, evidence)
+        return CheckResult(
+            "scanner", Verdict.FAIL, f"testssl.sh: {len(bad)} high finding(s)", host, evidence
+        )
     return CheckResult(
         "scanner", Verdict.PASS, "testssl.sh: no high or critical finding", host,
         (Evidence(f"{len(findings)} findings, none high or critical", where, None, True),),
@@ -113,7 +119,10 @@ def _testssl(
 
 SCANNERS: dict[str, Scanner] = {
     "ssh-audit": Scanner(
-        "ssh-audit", "pip install ssh-audit (or apt-get install ssh-audit)", _ssh_audit_argv, _ssh_audit
+        "ssh-audit",
+        "pip install ssh-audit (or apt-get install ssh-audit)",
+        _ssh_audit_argv,
+        _ssh_audit,
     ),
     "testssl": Scanner("testssl", "apt-get install testssl.sh", _testssl_argv, _testssl),
 }

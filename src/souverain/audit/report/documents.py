@@ -86,8 +86,11 @@ def render_sarif(report: Report) -> str:
                     "driver": {"name": "souverain-audit", "version": __version__, "rules": rules}
                 },
                 "results": [_sarif_result(f, lang) for f in report.findings],
-                "properties": {"suite": report.suite_name, "mode": report.mode,
-                               "statement": report.as_dict()["statement"]},  # fmt: skip
+                "properties": {
+                    "suite": report.suite_name,
+                    "mode": report.mode,
+                    "statement": report.as_dict()["statement"],
+                },
             }
         ],
     }

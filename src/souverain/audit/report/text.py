@@ -27,7 +27,13 @@ def render_text(report: Report, *, fail_on: str, color: bool) -> str:
     mode = words[report.mode]
     out.print(f"[bold]{words['title']}[/] — {report.suite_name} — {words['mode']}: {mode}")
     table = Table(show_lines=False, pad_edge=False)
-    for column in (words["rule"], words["severity"], words["component"], words["verdict"], words["why"]):
+    for column in (
+        words["rule"],
+        words["severity"],
+        words["component"],
+        words["verdict"],
+        words["why"],
+    ):
         table.add_column(column, overflow="fold")
     for finding in report.findings:
         verdict = finding.verdict
