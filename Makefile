@@ -8,8 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the lab and the tests need on the controller.
-DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client \
-	rsync
+DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client
 DEMO_DIR ?= demo
 DEMO_LAB ?= demo
 
