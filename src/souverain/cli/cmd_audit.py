@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from souverain.cli.common import current_deployment
-from souverain.errors import EXIT_FINDINGS, EXIT_OK
+from souverain.errors import EXIT_FINDINGS, SouverainError
 
 FORMATS = ("text", "json", "html", "sarif", "junit")
 
@@ -73,4 +73,16 @@ def audit(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"report written: {output}", err=True)
-    ctx.exit(EXIT_FINDINGS if report.failures_at_or_above(fail_on) else EXIT_OK)
+    failing = report.failures_at_or_above(fail_on)
+    if failing:
+        # Raised, not ctx.exit(): run_cli turns it into exit status 1 with a one-line message.
+        raise AuditFailed(
+            f"{len(failing)} rule(s) fail at severity {fail_on} or above: "
+            + ", ".join(finding.rule.id for finding in failing)
+        )
+
+
+class AuditFailed(SouverainError):
+    """The audit ran and found failures at or above --fail-on (exit status 1)."""
+
+    exit_code = EXIT_FINDINGS
