@@ -89,8 +89,10 @@ def run_deploy(
         strategy = (
             "mitogen (strategy mitogen_linear)" if settings.uses_mitogen else "Ansible's linear"
         )
+        what = ", ".join(tag_list) if tag_list else ", ".join(cover.deployed)
+        where = limit or f"{len(layout.hosts)} host(s)"
         header = (
-            f"deploying {', '.join(cover.deployed)} to {len(layout.hosts)} host(s) "
+            f"deploying {what} to {where} "
             f"with {strategy}{' in check mode' if check else ''}"
         )
         progress = LiveProgress(tracker, out, header)

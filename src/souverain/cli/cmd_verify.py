@@ -19,6 +19,7 @@ def run_verification(
     deployment: Deployment, *, junit: Path | None, as_json: bool
 ) -> tuple[dict[str, Any], int]:
     """Verify and show the result unless as_json. Returns (summary, exit status)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from souverain.verify.run import RoleSuite, run_verify
@@ -51,7 +52,9 @@ def run_verification(
     out.print(table)
     for result in outcome.results:
         for failure in result.failures:
-            out.print(f"[bold red]FAILED[/] {result.host} | {result.component} | {failure.test}")
+            out.print(
+                f"[bold red]FAILED[/] {result.host} | {result.component} | {escape(failure.test)}"
+            )
             out.print(f"    {failure.message}", markup=False)
     for component, why in outcome.not_verified.items():
         out.print(f"[yellow]{component}: {why}[/]")

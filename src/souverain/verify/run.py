@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from souverain.verify.junit import HostResult, merge_junit, results_from_junit
 from souverain.verify.targets import read_targets, ssh_config
 
 SUITE_TIMEOUT_SECONDS = 900
+PARALLEL_SUITES = 4
 PYTEST_NO_TESTS = 5
 
 
@@ -155,17 +157,25 @@ def run_verify(
         workdir = Path(tmp)
         wanted = sorted({host for suite in suites for host in suite.hosts})
         (workdir / "ssh_config").write_text(ssh_config([targets[name] for name in wanted], workdir))
-        for suite in suites:
+
+        def one(suite: RoleSuite) -> Path:
             if on_suite is not None:
                 on_suite(suite)
             sudo = any(targets[host].needs_sudo for host in suite.hosts)
-            try:
-                path = run_suite(suite, workdir, env, sudo)
-            except VerifyError as error:
-                outcome.errors[suite.component] = error.message
-                continue
-            parts[suite.component] = path
-            outcome.results.extend(results_from_junit(path, suite.component, suite.hosts).values())
+            return run_suite(suite, workdir, env, sudo)
+
+        # Suites are independent pytest processes: run a few at once, report in deploy order.
+        with ThreadPoolExecutor(max_workers=PARALLEL_SUITES) as pool:
+            futures = [(suite, pool.submit(one, suite)) for suite in suites]
+            for suite, future in futures:
+                try:
+                    path = future.result()
+                except VerifyError as error:
+                    outcome.errors[suite.component] = error.message
+                    continue
+                parts[suite.component] = path
+                found = results_from_junit(path, suite.component, suite.hosts)
+                outcome.results.extend(found.values())
         if junit is not None and parts:
             merge_junit(parts, junit)
         _close_masters(workdir, wanted)
