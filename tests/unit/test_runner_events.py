@@ -224,3 +224,30 @@ def test_live_progress_prints_failures_as_they_happen():
     first = tracker.first_failure
     assert first is not None
     assert "configuration test failed" in render(failure_text(first))
+
+
+def test_diff_of_a_changed_file_is_shown_not_logged():
+    event = result(
+        "runner_on_ok",
+        "host1",
+        "proxy",
+        "Place the nginx configuration",
+        changed=True,
+        diff=[
+            {
+                "before": "ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n",
+                "after": "ssl_protocols TLSv1.2 TLSv1.3;\n",
+                "before_header": "/etc/nginx/nginx.conf",
+                "after_header": "/etc/nginx/nginx.conf",
+            }
+        ],
+    )
+    parsed = task_result(event)
+    assert parsed is not None and parsed.diff is not None
+    assert "-ssl_protocols TLSv1 TLSv1.1 TLSv1.2;" in parsed.diff
+    assert "+ssl_protocols TLSv1.2 TLSv1.3;" in parsed.diff
+    assert "diff" not in parsed.as_dict()
+    console = Console(width=160, record=True, color_system=None)
+    with LiveProgress(RunTracker(["host1"]), console) as progress:
+        progress.handle(event)
+    assert "+ssl_protocols TLSv1.2 TLSv1.3;" in console.export_text()

@@ -7,12 +7,14 @@ from ``playbook_on_stats``. Recorded events make it testable without a host.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 CENSORED = "(output hidden: no_log task)"
 MESSAGE_LIMIT = 2000
+DIFF_LINES = 200
 
 RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -46,6 +48,7 @@ class TaskResult:
     msg: str | None
     censored: bool = False
     ignored: bool = False  # failed, but the task has ignore_errors
+    diff: str | None = None  # with --diff: what the task changed in files (never logged)
 
     @property
     def is_failure(self) -> bool:
@@ -131,6 +134,36 @@ def result_message(res: Mapping[str, Any]) -> str | None:
     return message or None
 
 
+def result_diff(res: Mapping[str, Any]) -> str | None:
+    """The unified diff of a result run with --diff (Ansible's ``diff`` entries)."""
+    entries = res.get("diff")
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    if not isinstance(entries, list):
+        return None
+    chunks: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        if isinstance(entry.get("prepared"), str):
+            chunks.append(entry["prepared"])
+            continue
+        before, after = entry.get("before"), entry.get("after")
+        if isinstance(before, str) and isinstance(after, str) and before != after:
+            chunks.extend(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    fromfile=str(entry.get("before_header") or "before"),
+                    tofile=str(entry.get("after_header") or "after"),
+                )
+            )
+    lines = "".join(chunks).splitlines()
+    if len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], f"[... {len(lines) - DIFF_LINES} more lines]"]
+    return "\n".join(lines) or None
+
+
 def task_result(event: Mapping[str, Any]) -> TaskResult | None:
     """The TaskResult an event carries, or None for events that are not task results."""
     status = RESULT_EVENTS.get(str(event.get("event")))
@@ -151,6 +184,7 @@ def task_result(event: Mapping[str, Any]) -> TaskResult | None:
         msg=CENSORED if censored else (result_message(res) if status != "ok" else None),
         censored=censored,
         ignored=status == "failed" and bool(data.get("ignore_errors")),
+        diff=None if censored else result_diff(res),
     )
 
 

@@ -107,6 +107,11 @@ class LiveProgress:
             result = self.tracker.handle(event)
         if result is not None and result.is_failure:
             self._live.console.print(failure_text(result))
+        elif result is not None and result.diff:
+            self._live.console.print(
+                Text(f"--- {result.host} | {result.role or '-'} | {result.task}", style="bold")
+            )
+            self._live.console.print(result.diff, markup=False, highlight=False)
         return result
 
     def __enter__(self) -> LiveProgress:

@@ -216,6 +216,8 @@ def run_playbook(
         )
 
         def on_event(event: Mapping[str, Any]) -> bool:
+            if str(event.get("event", "")).startswith("runner_on_"):
+                event = scrubber.value(event)  # what is shown is scrubbed like what is logged
             result = handle(event)
             if result is not None:
                 tasks_per_host[result.host] = tasks_per_host.get(result.host, 0) + 1
