@@ -14,14 +14,9 @@ EXIT_INTERRUPTED = 130
 
 
 def exit_with(status: int) -> None:
-    """End the command with ``status``.
-
-    ``ctx.exit(status)`` is swallowed by ``run_cli`` (it ignores what ``group.main`` returns
-    with ``standalone_mode=False``), so the status is raised as SystemExit, which click and
-    ``run_cli`` let through.
-    """
+    """End the command with ``status`` (``run_cli`` returns it as the process status)."""
     if status:
-        raise SystemExit(status)
+        raise click.exceptions.Exit(status)
 
 
 def deploy_options(function: Any) -> Any:

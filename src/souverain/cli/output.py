@@ -46,7 +46,9 @@ def run_cli(group: click.Group, args: list[str] | None = None) -> int:
     """Run the click group and turn every known failure into a message and an exit status."""
     argv = sys.argv[1:] if args is None else args
     try:
-        group.main(args=argv, prog_name="souverain", standalone_mode=False)
+        # With standalone_mode=False, click returns the status of ctx.exit(N) instead of
+        # exiting, and the command's return value otherwise.
+        result = group.main(args=argv, prog_name="souverain", standalone_mode=False)
     except SouverainError as error:
         return report_error(error, as_json="--json" in argv)
     except click.exceptions.Exit as done:
@@ -60,4 +62,4 @@ def run_cli(group: click.Group, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted: nothing was left half-written; run the command again.", err=True)
         return EXIT_INTERRUPTED
-    return 0
+    return result if isinstance(result, int) else 0

@@ -31,6 +31,9 @@ def nspawn_argv(*, root: Path, machine: str, netns: str) -> list[str]:
         "--resolv-conf=off",  # the root carries the controller's resolver already
         "--link-journal=no",  # never touch the controller's /var/log/journal
         "--console=read-only",
+        # The host has its own network namespace: CAP_NET_ADMIN there lets the base role load
+        # its nftables ruleset without any power over the controller's network.
+        "--capability=CAP_NET_ADMIN",
     ]
 
 
