@@ -53,7 +53,12 @@ def text(build, dest: str) -> str:
 def three_tenants(data) -> None:
     data["components"]["proxy"] = {"hsts_max_age": 31536000}
     data["tenants"].append(
-        {"id": "mairie", "name": "Mairie <A & B>", "domain": "mairie.example", "components": ["mail"]}
+        {
+            "id": "mairie",
+            "name": "Mairie <A & B>",
+            "domain": "mairie.example",
+            "components": ["mail"],
+        }
     )
     data["tenants"].append({"id": "agglo-2", "name": "Agglo", "domain": "agglo.example"})
 
@@ -98,7 +103,8 @@ def test_every_https_server_repeats_the_tls_policy(single):
     build, _ = single
     site = text(build, "/etc/nginx/sites-available/souverain-tenant-example.conf")
     servers = [block for block in site.split("server {")[1:] if "listen 443 ssl;" in block]
-    assert len(servers) == 9  # landing, sso, webmail, mta-sts, autoconfig, matrix, chat, visio, drive
+    # landing, sso, webmail, mta-sts, autoconfig, matrix, chat, visio, drive
+    assert len(servers) == 9
     for block in servers:
         assert "include /etc/nginx/snippets/souverain-tls.conf;" in block
         assert "include /etc/nginx/snippets/souverain-headers.conf;" in block

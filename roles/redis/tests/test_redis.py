@@ -63,7 +63,7 @@ def test_admin_commands_refused_to_authenticated_clients(host, command):
     # set from the file inside the remote shell), never written on a command line.
     result = host.run(
         "REDISCLI_AUTH=\"$(sed -n 's/^user default on >\\([^ ]*\\) .*/\\1/p' "
-        "/etc/redis/souverain-users.acl)\" redis-cli -s %s " + command,
+        '/etc/redis/souverain-users.acl)" redis-cli -s %s ' + command,
         SOCKET,
     )
     output = result.stdout + result.stderr
@@ -73,7 +73,7 @@ def test_admin_commands_refused_to_authenticated_clients(host, command):
 def test_authenticated_client_works(host):
     result = host.run(
         "REDISCLI_AUTH=\"$(sed -n 's/^user default on >\\([^ ]*\\) .*/\\1/p' "
-        "/etc/redis/souverain-users.acl)\" redis-cli -s %s PING",
+        '/etc/redis/souverain-users.acl)" redis-cli -s %s PING',
         SOCKET,
     )
     assert result.stdout.strip() == "PONG"
