@@ -12,3 +12,4 @@ PROJECT_ROOT = Path(os.environ.get("SOUVERAIN_HOME") or Path(__file__).resolve()
 ROLES_DIR = PROJECT_ROOT / "roles"
 PLAYBOOKS_DIR = PROJECT_ROOT / "playbooks"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
+COLLECTIONS_DIR = PROJECT_ROOT / "collections"

@@ -35,7 +35,8 @@ def test_every_host_gets_the_ca_and_its_own_certificate(build, host):
     crt, key = dests[f"{TLS}/host-{host}.crt"], dests[f"{TLS}/host-{host}.key"]
     assert (crt["service"], key["service"]) == ("tls", "tls")
     assert (crt["tenant"], key["tenant"]) == (None, None)
-    assert key["mode"] == "0600"
+    # readable by local services through Debian's ssl-cert group, never by others
+    assert (key["mode"], key["group"]) == ("0640", "ssl-cert")
     names = x509.load_pem_x509_certificate((build / crt["src"]).read_bytes()).extensions
     san = names.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     assert f"{host}.acme.internal" in san.get_values_for_type(x509.DNSName)

@@ -57,9 +57,10 @@ def test_repository_cfg_mirrors_the_generated_one():
     generated = parsed(AnsibleSettings())
     for section in ("defaults", "ssh_connection"):
         for key, value in generated[section].items():
-            if key != "roles_path":
+            if key not in ("roles_path", "collections_path"):
                 assert repo[section][key] == value, (section, key)
     assert repo["defaults"]["roles_path"] == "roles"
+    assert repo["defaults"]["collections_path"] == "collections"
 
 
 def test_vault_password_goes_as_a_file_path(tmp_path):

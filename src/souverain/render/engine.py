@@ -32,7 +32,7 @@ EXTRA_CA_DIR = "/usr/local/share/ca-certificates"
 class RenderedFile:
     path: str  # relative to the build root
     content: bytes  # as stored in the build (vault-encrypted when secret)
-    sha256: str  # of the plaintext, or of the stored bytes for keys never decrypted
+    sha256: str  # of the plaintext: what the file on the host will hold
     host: str | None = None
     dest: str | None = None  # absolute path on the host
     component: str = "inventory"
@@ -68,6 +68,7 @@ class RenderedFile:
             "group": self.group,
             "service": self.service,
             "tenant": self.tenant,
+            "sha256": self.sha256,
         }
 
 
@@ -288,9 +289,12 @@ class Renderer:
             RenderedFile(
                 path=f"hosts/{host.name}/files{key}",
                 content=files.encrypted_key,
-                sha256=_sha256(files.encrypted_key),
+                sha256=files.key_sha256,
                 dest=key,
-                mode="0600",
+                # A host key is read by local services (slapd, PostgreSQL...) through Debian's
+                # ssl-cert group; a tenant key only by nginx, as root.
+                mode="0600" if tenant else "0640",
+                group="root" if tenant else "ssl-cert",
                 secret=True,
                 **common,
             ),

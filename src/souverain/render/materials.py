@@ -9,11 +9,13 @@ are shown as placeholders.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 
 from souverain import vault
 from souverain.deployment import Deployment
-from souverain.pki import Pki
+from souverain.fsutil import atomic_write
+from souverain.pki import Issued, Pki
 from souverain.secrets import Kind, SecretStore, ensure_password_file, read_password
 
 TLS_DIR = "/etc/souverain/tls"
@@ -26,6 +28,7 @@ class CertificateFiles:
     name: str
     fullchain_pem: bytes
     encrypted_key: bytes  # as stored in pki/keys: Ansible's copy decrypts it on the way
+    key_sha256: str  # of the decrypted key, as it will be on the host
 
 
 @dataclass
@@ -64,10 +67,31 @@ class Materials:
         pki = self._ca()
         if pki is None:
             placeholder = f"(certificate {name} is issued by souverain render)\n".encode()
-            return CertificateFiles(name, placeholder, placeholder)
+            return CertificateFiles(name, placeholder, placeholder, sha256(placeholder).hexdigest())
         issued = pki.ensure_certificate(name, dns_names)
         encrypted_key = Path(issued.key_path).read_bytes()
-        return CertificateFiles(name, issued.fullchain_pem, encrypted_key)
+        return CertificateFiles(
+            name, issued.fullchain_pem, encrypted_key, self._key_digest(issued, encrypted_key)
+        )
+
+    def _key_digest(self, issued: Issued, encrypted_key: bytes) -> str:
+        """sha256 of the decrypted key, remembered beside it so renders need not decrypt it.
+
+        The sidecar holds the digest of the encrypted file too: a reissued key is noticed. A
+        sha256 of a random private key reveals nothing about it.
+        """
+        sidecar = Path(f"{issued.key_path}.sha256")
+        encrypted_digest = sha256(encrypted_key).hexdigest()
+        try:
+            recorded, plain = sidecar.read_text().split()
+            if recorded == encrypted_digest:
+                return plain
+        except (OSError, ValueError):
+            pass
+        plain = sha256(issued.key_pem).hexdigest()
+        if not self.dry_run:
+            atomic_write(sidecar, f"{encrypted_digest} {plain}\n", mode=0o600)
+        return plain
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return vault.encrypt_deterministic(plaintext, self.password)

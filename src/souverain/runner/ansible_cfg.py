@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from souverain.paths import ROLES_DIR
+from souverain.paths import COLLECTIONS_DIR, ROLES_DIR
 
 MITOGEN_ENV = "SOUVERAIN_MITOGEN"
 MITOGEN_STRATEGY = "mitogen_linear"
@@ -59,6 +59,7 @@ class AnsibleSettings:
     def sections(self) -> dict[str, dict[str, str]]:
         defaults = {
             "roles_path": str(self.roles_path),
+            "collections_path": str(COLLECTIONS_DIR),
             "forks": str(self.forks),
             "interpreter_python": "auto_silent",
             "callback_result_format": "yaml",
