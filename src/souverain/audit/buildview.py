@@ -35,6 +35,7 @@ class BuildView:
     files: list[BuiltFile]
     _text: dict[str, str | None] = field(default_factory=dict)
     _by_host: dict[str | None, list[BuiltFile]] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, password: bytes | None) -> BuildView:
@@ -84,6 +85,14 @@ class BuildView:
         result = None if PRIVATE_KEY_MARK in text else text
         self._text[item.path] = result
         return result
+
+    def cached(self, item: BuiltFile, kind: str, make: Any) -> Any:
+        """``make(text)`` once per file and kind (parsed settings, meaningful lines...)."""
+        key = (item.path, kind)
+        if key not in self._parsed:
+            text = self.text(item)
+            self._parsed[key] = None if text is None else make(text)
+        return self._parsed[key]
 
     def inventory(self) -> dict[str, Any]:
         try:

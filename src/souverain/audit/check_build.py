@@ -7,17 +7,29 @@ from souverain.audit.context import AuditContext
 from souverain.audit.expect import Judged, judge_lines, judge_setting
 from souverain.audit.expressions import evaluate
 from souverain.audit.findings import CheckResult, Evidence, Verdict
-from souverain.audit.parsers import PARSERS
+from souverain.audit.parsers import PARSERS, meaningful_lines
 from souverain.audit.rules import FileCheck, ManifestCheck, Rule
 
 MAX_PASSING_EVIDENCE = 3  # per host: enough to show where a passing setting was read
 MAX_FAILING_EVIDENCE = 20
 
 
-def judge_text(text: str, fmt: str, check: FileCheck, where: str, redact: object) -> list[Judged]:
-    entries = PARSERS[fmt](text)
-    judged = [judge_setting(s, entries, fmt, where, redact) for s in check.settings]
-    judged += [judge_lines(p, text, where, redact) for p in check.lines]
+def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Judged] | None:
+    """Every expectation of ``check`` on one file; None when the file cannot be read."""
+    assert ctx.build is not None
+    build = ctx.build
+    text = build.text(item)
+    if text is None:
+        return None
+    redact = ctx.redact.strict if item.secret else ctx.redact
+    fmt = check.format
+    judged = []
+    if check.settings:
+        entries = build.cached(item, fmt, PARSERS[fmt])
+        judged += [judge_setting(s, entries, fmt, item.where, redact) for s in check.settings]
+    if check.lines:
+        lines = build.cached(item, "lines", meaningful_lines)
+        judged += [judge_lines(p, text, item.where, redact, lines) for p in check.lines]
     return judged
 
 
@@ -52,12 +64,11 @@ def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[Chec
         judged: list[Judged] = []
         unreadable: list[BuiltFile] = []
         for item in files:
-            text = ctx.build.text(item)
-            if text is None:
+            one = judge_file(ctx, item, check)
+            if one is None:
                 unreadable.append(item)
-                continue
-            redact = ctx.redact.strict if item.secret else ctx.redact
-            judged += judge_text(text, check.format, check, item.where, redact)
+            else:
+                judged += one
         what = f"{len(files)} file(s) {check.files}"
         if not judged and unreadable:
             results.append(

@@ -119,8 +119,10 @@ def judge_setting(
     )
 
 
-def judge_lines(pattern: LinePattern, text: str, where: str, redact: Any) -> Judged:
-    lines = meaningful_lines(text)
+def judge_lines(
+    pattern: LinePattern, text: str, where: str, redact: Any, lines: list[Any] | None = None
+) -> Judged:
+    lines = meaningful_lines(text) if lines is None else lines
     if pattern.must_not_match is not None:
         regex = re.compile(pattern.must_not_match)
         hits = [(n, line) for n, line in lines if regex.search(line)]

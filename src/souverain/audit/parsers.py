@@ -39,6 +39,10 @@ CASE_INSENSITIVE_KEYS = {"sshd"}
 
 
 def strip_comment(line: str, marker: str = "#") -> str:
+    if marker not in line:
+        return line
+    if "'" not in line and '"' not in line:
+        return line[: line.index(marker)]
     quote = None
     for index, char in enumerate(line):
         if char in "'\"" and (quote is None or quote == char):

@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from ruamel.yaml import YAML, YAMLError
 
 from souverain.errors import UsageError
 
@@ -185,9 +185,10 @@ def load_rules(roles_dir: Path) -> RuleSet:
     sources: dict[str, str] = {}
     for path in rule_files(roles_dir):
         try:
-            data = YAML(typ="safe", pure=True).load(path.read_text()) or {}
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(path.read_text(), Loader=loader) or {}
             parsed = RuleFile.model_validate(data)
-        except (YAMLError, ValidationError) as error:
+        except (yaml.YAMLError, ValidationError) as error:
             raise UsageError(f"{path} is not a valid rules file: {error}") from None
         for name, value in parsed.constants.items():
             if name in constants and constants[name] != value:
