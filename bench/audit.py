@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from render import suite_text  # noqa: E402  (bench/render.py: the same generated suites)
-
-from souverain.audit.engine import audit_deployment  # noqa: E402
-from souverain.audit.report import render as render_report  # noqa: E402
-from souverain.deployment import Deployment  # noqa: E402
-from souverain.render.pipeline import render_deployment  # noqa: E402
-from souverain.secrets import ensure_password_file  # noqa: E402
+# bench/render.py's generated suites (this script's directory is on sys.path when run).
+from render import suite_text
+from souverain.audit.engine import audit_deployment
+from souverain.audit.report import render as render_report
+from souverain.deployment import Deployment
+from souverain.render.pipeline import render_deployment
+from souverain.secrets import ensure_password_file
 
 
 def bench(tenants: int, repeat: int) -> None:
@@ -48,7 +45,8 @@ def bench(tenants: int, repeat: int) -> None:
         print(
             f"{tenants:>5} tenants  {files:>5} build files  {len(report.findings)} rules  "
             f"audit {min(samples):6.2f} s (median {statistics.median(samples):.2f})  "
-            f"render-check + audit {with_render:6.2f} s  html {html_s:.2f} s ({len(html) // 1024} KiB)"
+            f"render-check + audit {with_render:6.2f} s  "
+            f"html {html_s:.2f} s ({len(html) // 1024} KiB)"
         )
 
 
