@@ -1,5 +1,4 @@
 #!/usr/bin/python3
-# -*- coding: utf-8 -*-
 # Part of souverain's directory role. GNU Affero General Public License v3.0 or later.
 """Converge entries of the local slapd through its ldapi socket, as root (SASL EXTERNAL)."""
 
@@ -19,12 +18,14 @@ description:
   - Needs python3-ldap on the host.
 options:
   entries:
-    description: Entries, parents first; each has C(dn) and C(attributes) (name to a string or a list of strings).
+    description:
+      - Entries, parents first, each with C(dn) and C(attributes).
+      - An attribute maps a name to a string or a list of strings.
     type: list
     elements: dict
     required: true
   passwords:
-    description: Password of accounts, by DN (entries with the C(simpleSecurityObject) class need one).
+    description: Password of accounts, by DN (a C(simpleSecurityObject) entry needs one).
     type: dict
     default: {}
   uri:
@@ -49,7 +50,10 @@ passwords_set:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from contextlib import suppress  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 try:
     import ldap
@@ -63,38 +67,40 @@ except ImportError:
 CASE_INSENSITIVE = {"objectclass"}
 
 
-def as_values(value):
+def as_values(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(item) for item in value]
     return [str(value)]
 
 
-def same_values(name, current, wanted):
+def same_values(name: str, current: list[str], wanted: list[str]) -> bool:
     if name.lower() in CASE_INSENSITIVE:
         return {v.lower() for v in current} == {v.lower() for v in wanted}
     return sorted(current) == sorted(wanted)
 
 
-def connect(uri):
+def connect(uri: str) -> Any:
     connection = ldap.initialize(uri)
     connection.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
     connection.sasl_interactive_bind_s("", ldap.sasl.external())
     return connection
 
 
-def read_entry(connection, dn, names):
+def read_entry(connection: Any, dn: str, names: list[str]) -> dict[str, list[str]] | None:
     try:
-        found = connection.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", names + ["+"])
+        found = connection.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", [*names, "+"])
     except ldap.NO_SUCH_OBJECT:
         return None
     if not found:
         return None
     attributes = found[0][1]
-    lowered = {key.lower(): [v.decode("utf-8") for v in values] for key, values in attributes.items()}
-    return lowered
+    return {
+        key.lower(): [value.decode("utf-8") for value in values]
+        for key, values in attributes.items()
+    }
 
 
-def password_works(uri, dn, password):
+def password_works(uri: str, dn: str, password: str) -> bool:
     probe = ldap.initialize(uri)
     probe.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
     try:
@@ -103,13 +109,11 @@ def password_works(uri, dn, password):
     except ldap.INVALID_CREDENTIALS:
         return False
     finally:
-        try:
+        with suppress(ldap.LDAPError):
             probe.unbind_s()
-        except ldap.LDAPError:
-            pass
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "entries": {"type": "list", "elements": "dict", "required": True},
@@ -136,7 +140,10 @@ def main():
         try:
             current = read_entry(connection, dn, list(wanted))
             if current is None:
-                record = [(name, [v.encode("utf-8") for v in values]) for name, values in wanted.items()]
+                record = [
+                    (name, [value.encode("utf-8") for value in values])
+                    for name, values in wanted.items()
+                ]
                 if dn in passwords:
                     record.append(("userPassword", [passwords[dn].encode("utf-8")]))
                 if not module.check_mode:

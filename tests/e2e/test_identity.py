@@ -1,0 +1,265 @@
+"""Identity on a lab host: directory + SSO deployed, people added, LDAPS binds, OIDC logins.
+
+The lab host has no DNS entry for auth.<domain>: requests go to the proxy's address with the
+portal's name as TLS SNI and Host header (cookies kept by hand, since a client's jar files
+them under the address). Nothing on this machine is edited.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+
+from tests.e2e.conftest import RunningLab, souverain
+
+pytestmark = pytest.mark.lab
+
+PLAYBOOKS = ("base", "pki", "proxy", "directory", "sso")
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
+    argv = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i", str(deployment / "build" / "inventory"),
+        "--vault-password-file", str(deployment / ".vault-password"),
+        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in PLAYBOOKS],
+    ]  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+    return result, time.monotonic() - started
+
+
+def changed_count(output: str) -> int:
+    return sum(
+        int(part.split("=")[1])
+        for line in output.splitlines()
+        if "ok=" in line and "changed=" in line
+        for part in line.split()
+        if part.startswith("changed=")
+    )
+
+
+@pytest.fixture(scope="module")
+def identity(lab_session: RunningLab) -> RunningLab:
+    rendered = souverain("-C", str(lab_session.directory), "render")
+    assert rendered.returncode == 0, rendered.stderr
+    first, seconds = run_playbooks(lab_session.directory)
+    assert first.returncode == 0, first.stdout[-4000:]
+    print(f"identity: first deploy {seconds:.0f} s")
+    return lab_session
+
+
+def suite_info(lab: RunningLab) -> dict:
+    result = souverain("-C", str(lab.directory), "info", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def portal_name(lab: RunningLab) -> tuple[str, str, str]:
+    """(tenant id, portal name, proxy address) of the lab's first tenant."""
+    tenant = suite_info(lab)["tenants"][0]
+    portal = next(s for s in tenant["services"] if s["component"] == "sso")
+    return tenant["id"], portal["fqdn"], portal["address"]
+
+
+def test_redeploy_changes_nothing(identity: RunningLab):
+    again, seconds = run_playbooks(identity.directory)
+    assert again.returncode == 0, again.stdout[-4000:]
+    print(f"identity: re-deploy {seconds:.0f} s")
+    assert changed_count(again.stdout) == 0, again.stdout[-4000:]
+
+
+def add_person(lab: RunningLab, tenant: str, uid: str, groups: list[str]) -> str:
+    args = ["-C", str(lab.directory), "user", "add", "--tenant", tenant, uid,
+            "--given-name", uid.capitalize(), "--surname", "Lab",
+            "--email", f"{uid}@example.org", "--generate", "--json"]  # fmt: skip
+    for group in groups:
+        args += ["--group", group]
+    result = souverain(*args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["password"]
+
+
+@pytest.fixture(scope="module")
+def people(identity: RunningLab) -> dict[str, str]:
+    tenant, _, _ = portal_name(identity)
+    souverain("-C", str(identity.directory), "user", "remove", "--tenant", tenant, "ada")
+    souverain("-C", str(identity.directory), "user", "remove", "--tenant", tenant, "root1")
+    return {
+        "ada": add_person(identity, tenant, "ada", ["staff"]),
+        "root1": add_person(identity, tenant, "root1", ["admins"]),
+    }
+
+
+def ldap_server(lab: RunningLab):
+    import ldap3
+
+    host = lab.hosts[0][0]
+    name = f"{host}.{suite_info(lab)['suite']}.internal"
+    tls = ldap3.Tls(
+        validate=ssl.CERT_REQUIRED,
+        ca_certs_file=str(lab.directory / "pki" / "ca.crt"),
+        valid_names=[name],
+    )
+    return ldap3.Server(lab.hosts[0][1], port=636, use_ssl=True, tls=tls, connect_timeout=10)
+
+
+def test_people_bind_over_ldaps_and_anonymous_sees_nothing(identity, people):
+    import ldap3
+
+    tenant, _, _ = portal_name(identity)
+    listed = souverain("-C", str(identity.directory), "user", "list", "--tenant", tenant, "--json")
+    assert {p["uid"] for p in json.loads(listed.stdout)["people"]} >= {"ada", "root1"}
+    server = ldap_server(identity)
+    anonymous = ldap3.Connection(server)
+    anonymous.bind()
+    anonymous.search("", "(objectClass=*)", search_scope=ldap3.BASE,
+                     attributes=["namingContexts"])  # fmt: skip
+    suffix = str(anonymous.entries[0].namingContexts)
+    for uid, password in people.items():
+        connection = ldap3.Connection(server, f"uid={uid},ou=people,ou={tenant},{suffix}", password)
+        assert connection.bind(), connection.result
+        connection.unbind()
+    anonymous = ldap3.Connection(server)
+    anonymous.bind()
+    found = anonymous.search(f"ou=people,ou={tenant},{suffix}", "(uid=*)")
+    assert not found and not anonymous.entries
+
+
+class Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": values.get("action") or "", "fields": {}})
+        elif tag == "input" and self.forms and values.get("name"):
+            self.forms[-1]["fields"][values["name"]] = values.get("value") or ""
+
+
+class Portal:
+    """An httpx client that reaches `name` at `address` (SNI and Host), keeping cookies."""
+
+    def __init__(self, name: str, address: str, ca: Path) -> None:
+        import httpx
+
+        self.name = name
+        self.cookies: dict[str, str] = {}
+
+        def route(request):
+            request.url = request.url.copy_with(host=address)
+            request.headers["Host"] = name
+            request.extensions["sni_hostname"] = name
+            if self.cookies:
+                request.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+        def keep(response):
+            for header in response.headers.get_list("set-cookie"):
+                for key, morsel in SimpleCookie(header).items():
+                    self.cookies[key] = morsel.value
+
+        self.client = httpx.Client(
+            verify=ssl.create_default_context(cafile=str(ca)),
+            event_hooks={"request": [route], "response": [keep]},
+            timeout=30,
+        )
+
+    def url(self, path: str) -> str:
+        return f"https://{self.name}{path}"
+
+    def login(self, client_id: str, redirect: str, user: str, password: str):
+        """Authorization-code flow up to the redirect; returns (code or None, last response)."""
+        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
+                 "scope": "openid profile email", "state": "st", "nonce": "nc"}  # fmt: skip
+        response = self.client.get(self.url("/oauth2/authorize?" + urlencode(query)))
+        assert response.status_code == 200
+        parser = Forms()
+        parser.feed(response.text)
+        form = next(f for f in parser.forms if "password" in f["fields"])
+        fields = dict(form["fields"], user=user, password=password)
+        response = self.client.post(self.url("/"), data=fields)
+        for _ in range(5):
+            location = response.headers.get("location")
+            if not location or location.startswith(redirect):
+                break
+            response = self.client.get(location)
+        location = response.headers.get("location") or ""
+        if not location.startswith(redirect):
+            return None, response
+        return parse_qs(urlparse(location).query)["code"][0], response
+
+
+def secret(lab: RunningLab, name: str) -> str:
+    from souverain.deployment import Deployment
+    from souverain.secrets import SecretStore
+
+    return SecretStore.open(Deployment.at(lab.directory)).get(name)
+
+
+def chat_redirect(lab: RunningLab) -> str:
+    tenant = suite_info(lab)["tenants"][0]
+    homeserver = next(s for s in tenant["services"] if s["role"] == "homeserver")
+    return f"https://{homeserver['fqdn']}/_synapse/client/oidc/callback"
+
+
+def test_oidc_discovery_is_served_over_tls(identity):
+    _, name, address = portal_name(identity)
+    portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
+    response = portal.client.get(portal.url("/.well-known/openid-configuration"))
+    assert response.status_code == 200
+    document = response.json()
+    assert document["issuer"] == f"https://{name}"
+    assert document["token_endpoint"] == f"https://{name}/oauth2/token"
+    keys = portal.client.get(document["jwks_uri"].replace(f"https://{name}", portal.url(""))).json()
+    assert keys["keys"] and keys["keys"][0]["kty"] == "RSA"
+
+
+def test_authorization_code_login_names_the_user(identity, people):
+    tenant, name, address = portal_name(identity)
+    portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
+    redirect = chat_redirect(identity)
+    code, response = portal.login("chat", redirect, "ada", people["ada"])
+    assert code, response.text[-2000:]
+    token = portal.client.post(
+        portal.url("/oauth2/token"),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+        auth=("chat", secret(identity, f"sso/{tenant}/chat")),
+    )
+    assert token.status_code == 200, token.text
+    payload = token.json()["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["sub"] == "ada"
+    assert claims["preferred_username"] == "ada"
+    assert claims["email"] == "ada@example.org"
+    assert claims["aud"] in ("chat", ["chat"])
+    assert claims["nonce"] == "nc"
+
+
+def test_a_wrong_password_gets_no_code(identity, people):
+    _, name, address = portal_name(identity)
+    portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
+    code, _ = portal.login("chat", chat_redirect(identity), "ada", people["ada"] + "x")
+    assert code is None
+
+
+def test_an_admin_cannot_log_in_without_totp(identity, people):
+    _, name, address = portal_name(identity)
+    portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
+    code, response = portal.login("chat", chat_redirect(identity), "root1", people["root1"])
+    assert code is None
+    assert "2fRegRequired" in response.text or "totp" in response.text.lower()
