@@ -92,6 +92,8 @@ def up(
     _, report = manager.status(state.name, probe=False)
     _print_table(state, report)
     rel = os.path.relpath(state.directory)
+    if rel.startswith(".."):
+        rel = str(state.directory)
     console.print(
         f"\nDeployment directory: [bold]{rel}[/]  (suite.yml, lab/id_ed25519, lab/known_hosts)\n"
         f"  souverain -C {rel} lab ssh {state.hosts[0].name}\n"
