@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from souverain.audit.check_build import fold
-from souverain.audit.context import AuditContext, RunResult
+from souverain.audit.context import SSH_FAILED, AuditContext, RunResult
 from souverain.audit.expect import Judged, judge_lines, judge_setting
 from souverain.audit.expressions import evaluate
 from souverain.audit.findings import CheckResult, Evidence, Verdict
@@ -48,6 +48,8 @@ def judge_output(
 ) -> CheckResult:
     where = f"{host}$ {command}"
     output = ctx.redact(result.stdout)
+    if result.exit_status == SSH_FAILED:
+        return CheckResult("live", Verdict.NOT_CHECKED, trim(result.stderr, 300), host)
     if result.exit_status == NOT_FOUND:
         return CheckResult(
             "live",

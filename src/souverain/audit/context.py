@@ -10,7 +10,8 @@ from souverain.audit.redact import Redactor
 from souverain.audit.rules import RuleSet
 from souverain.model.suite import EU_EEA_COUNTRIES, Suite
 
-SUITE_WIDE = "suite"  # rules about the whole suite (hosting): every host, or none
+SUITE_WIDE = "suite"
+SSH_FAILED = -1  # RunResult.exit_status when the command could not be run at all
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ uses exactly that, so it checks the hosts the deploy converged and nothing else.
 from __future__ import annotations
 
 import shlex
+import tempfile
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from souverain.audit.context import RunResult
+from souverain.audit.context import SSH_FAILED, RunResult
 
 CONNECT_ARGS = "-o BatchMode=yes -o ConnectTimeout=10"
 
@@ -30,7 +32,12 @@ class TestinfraRunner:
         if self._host is None:
             import testinfra
 
-            options: dict[str, Any] = {"ssh_extra_args": f"{self.ssh_args} {CONNECT_ARGS}".strip()}
+            # One multiplexed connection per host: dozens of short connections in a row trip
+            # sshd's MaxStartups and per-source penalties (OpenSSH 9.8+).
+            options: dict[str, Any] = {
+                "ssh_extra_args": f"{self.ssh_args} {CONNECT_ARGS}".strip(),
+                "controlpath": f"{_control_dir()}/{self.name}",
+            }
             if self.identity_file:
                 options["ssh_identity_file"] = self.identity_file
             if self.user != "root":
@@ -42,8 +49,18 @@ class TestinfraRunner:
 
     def run(self, command: str) -> RunResult:
         # sh -c: rules use pipes and globs; testinfra's sudo wraps the whole line.
-        result = self._connect().run("sh -c " + shlex.quote(command))
+        try:
+            result = self._connect().run("sh -c " + shlex.quote(command))
+        except RuntimeError as error:  # testinfra: ssh itself failed (exit 255)
+            stderr = getattr(error.args[0], "stderr", "") if error.args else ""
+            return RunResult(SSH_FAILED, "", f"ssh to {self.name} failed: {stderr or error}")
         return RunResult(result.rc, result.stdout, result.stderr)
+
+
+@cache
+def _control_dir() -> str:
+    """A private directory for the SSH control sockets of this run (short path: sun_path)."""
+    return tempfile.mkdtemp(prefix="souverain-ssh-")
 
 
 def runners_from_inventory(inventory: dict[str, Any]) -> dict[str, TestinfraRunner]:
