@@ -220,7 +220,12 @@ def test_firewall_opens_the_ports_of_each_hosts_components(three_host_build):
         *{(proto, port, "any") for proto in ("tcp", "udp") for port in (3478, 5349)},
         ("udp", 10000, "any"),
     }
-    assert data == {("tcp", 2222, "admin"), ("tcp", 636, "suite"), ("tcp", 5432, "suite")}
+    assert data == {
+        ("tcp", 2222, "admin"),
+        ("tcp", 636, "suite"),
+        ("tcp", 636, "admin"),
+        ("tcp", 5432, "suite"),
+    }
     # chat and drive are reached through the proxy; redis only from its own host.
     assert apps == {("tcp", 22, "admin")}
 

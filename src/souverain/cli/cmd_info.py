@@ -46,6 +46,11 @@ def info(ctx: click.Context, as_json: bool) -> None:
                         "port": service.port,
                         "host": service.host,
                         "address": suite.host(service.host).address,
+                        **(
+                            {"oidc_discovery": f"{service.url}.well-known/openid-configuration"}
+                            if service.component == "sso"
+                            else {}
+                        ),
                     }
                     for service in tenant_services(suite, tenant)
                 ],
@@ -76,6 +81,8 @@ def info(ctx: click.Context, as_json: bool) -> None:
                 service["url"],
                 f"{service['host']} ({service['address']})",
             )
+            if "oidc_discovery" in service:
+                table.add_row("", "oidc discovery", service["oidc_discovery"], "")
         out.print(table)
     if payload["ca_certificate"]:
         out.print(f"Users and browsers must trust the suite's CA: {payload['ca_certificate']}")
