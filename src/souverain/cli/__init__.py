@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("souverain.cli.cmd_deploy:deploy", "Render, then converge the hosts with Ansible."),
     "verify": ("souverain.cli.cmd_verify:verify", "Check the deployed hosts with testinfra."),
     "up": ("souverain.cli.cmd_up:up", "validate, render, deploy and verify in one go."),
+    "dns": ("souverain.cli.cmd_dns:dns", "Print every DNS record each tenant needs."),
     "user": ("souverain.cli.cmd_user:user", "Manage a tenant's people in the directory."),
     "audit": (
         "souverain.cli.cmd_audit:audit",
