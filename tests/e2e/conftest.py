@@ -124,6 +124,8 @@ def lab_session(
     require_lab: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningLab]:
     directory = tmp_path_factory.mktemp("lab") / f"lab-{LAB_NAME}"
+    # The name is the tests' own: a lab left by an interrupted run is removed first.
+    souverain("lab", "down", "--name", LAB_NAME)
     lab = lab_up(LAB_NAME, directory, LAB_HOSTS)
     try:
         yield lab
