@@ -73,6 +73,8 @@ class AnsibleSettings:
             defaults["strategy"] = MITOGEN_STRATEGY
         ssh = {
             "pipelining": "True",
+            # A dropped SSH connection (exit 255) is retried before the host is unreachable.
+            "retries": "3",
             "ssh_args": (f"-C -o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST_SECONDS}s"),
         }
         return {"defaults": defaults, "ssh_connection": ssh}
