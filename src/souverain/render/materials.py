@@ -11,12 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
+from typing import Literal
 
 from souverain import vault
 from souverain.deployment import Deployment
 from souverain.fsutil import atomic_write
 from souverain.pki import Issued, Pki
-from souverain.secrets import Kind, SecretStore, ensure_password_file, read_password
+from souverain.secrets import (
+    Kind,
+    SecretStore,
+    ensure_password_file,
+    read_password,
+    validate_name,
+)
 
 TLS_DIR = "/etc/souverain/tls"
 
@@ -48,8 +55,34 @@ class Materials:
         password = read_password(deployment)
         return cls(deployment, password, SecretStore.open(deployment), organisation, dry_run)
 
-    def secret(self, name: str, kind: Kind = "password", length: int | None = None) -> str:
+    def secret(
+        self, name: str, kind: Kind | Literal["rsa"] = "password", length: int | None = None
+    ) -> str:
+        """A secret by name; kind "rsa" is an RSA private key (PEM) of ``length`` bits."""
+        if kind == "rsa":
+            return self.private_key(name, length or 2048)
         return self.secrets.get_or_create(name, kind, length)
+
+    def private_key(self, name: str, bits: int) -> str:
+        """An RSA private key (PKCS#8 PEM), generated once and kept in the secrets store.
+
+        Used for DKIM: the key must be stable across renders and backed up with the other
+        secrets. SecretStore only generates random strings, so the PEM is added here.
+        """
+        if name not in self.secrets:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode("ascii")
+            # TODO(secrets owner): a public SecretStore method to store a non-random value.
+            self.secrets._values[validate_name(name)] = pem
+            self.secrets._dirty = True
+        return self.secrets.get(name)
 
     def _ca(self) -> Pki | None:
         if self._pki is None and not self._pki_missing:
