@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from souverain.audit.buildview import BuiltFile
 from souverain.audit.context import AuditContext
 from souverain.audit.expect import Judged, judge_lines, judge_setting
@@ -28,7 +30,7 @@ def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Jud
         entries = build.cached(item, fmt, PARSERS[fmt])
         judged += [judge_setting(s, entries, fmt, item.where, redact) for s in check.settings]
     if check.lines:
-        lines = build.cached(item, "lines", meaningful_lines)
+        lines = build.cached(item, "#lines", meaningful_lines)
         judged += [judge_lines(p, text, item.where, redact, lines) for p in check.lines]
     return judged
 
@@ -61,6 +63,9 @@ def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[Chec
         if not files:
             results.append(_absent(ctx, rule, check, host))
             continue
+        if check.merged:
+            results.append(_merged(ctx, check, host, files))
+            continue
         judged: list[Judged] = []
         unreadable: list[BuiltFile] = []
         for item in files:
@@ -83,6 +88,41 @@ def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[Chec
             continue
         results.append(fold("build", host, judged, what))
     return results
+
+
+def _merged(ctx: AuditContext, check: FileCheck, host: str, files: list[BuiltFile]) -> CheckResult:
+    """One configuration over several files: settings across them, lines in any of them."""
+    assert ctx.build is not None
+    fmt = check.format
+    entries = []
+    texts: list[tuple[BuiltFile, str]] = []
+    for item in sorted(files, key=lambda f: f.dest or ""):
+        text = ctx.build.text(item)
+        if text is None:
+            continue
+        texts.append((item, text))
+        if check.settings:
+            for entry in ctx.build.cached(item, fmt, PARSERS[fmt]):
+                entries.append(replace(entry, where=item.where))
+    where = f"build/hosts/{host}/files{check.files}"
+    judged = [judge_setting(s, entries, fmt, where, ctx.redact) for s in check.settings]
+    for pattern in check.lines:
+        per_file = [
+            judge_lines(pattern, text, item.where, ctx.redact.strict if item.secret else ctx.redact,
+                        ctx.build.cached(item, "#lines", meaningful_lines))
+            for item, text in texts
+        ]  # fmt: skip
+        if pattern.must_match is not None:
+            hits = [j for j in per_file if j.ok]
+            judged.append(hits[0] if hits else Judged(
+                (Evidence(f"no line matches /{pattern.must_match}/", where, None, False),),
+                False, f"missing /{pattern.must_match}/"))  # fmt: skip
+        else:
+            misses = [j for j in per_file if j.ok is False]
+            judged.append(misses[0] if misses else Judged(
+                (Evidence(f"no line matches /{pattern.must_not_match}/", where, None, True),),
+                True, "nothing forbidden found"))  # fmt: skip
+    return fold("build", host, judged, f"{len(files)} file(s) {check.files}")
 
 
 def _absent(ctx: AuditContext, rule: Rule, check: FileCheck, host: str) -> CheckResult:

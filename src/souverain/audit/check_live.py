@@ -35,6 +35,15 @@ def run_live_check(ctx: AuditContext, rule: Rule, check: LiveCheck) -> list[Chec
             )
             continue
         runner = ctx.hosts[host]
+        if check.requires is not None:
+            probe = runner.run(f"ls -d {check.requires} >/dev/null 2>&1")
+            if probe.exit_status != 0:
+                results.append(
+                    CheckResult(
+                        "live", Verdict.NOT_APPLICABLE, f"no {check.requires} on {host}", host
+                    )
+                )
+                continue
         if check.probe is not None:
             results += run_probe(ctx, check, host, runner)
             continue

@@ -47,7 +47,8 @@ def evaluate_rule(ctx: AuditContext, rule: Rule) -> Finding:
     for scanner in rule.scanners:
         for host in ctx.hosts_of(rule.component):
             runner = ctx.hosts.get(host) if ctx.live and host not in ctx.unreachable else None
-            results.append(run_scanner(ctx, scanner.name, host, runner, scanner.args))
+            args = {**scanner.args, "accept": scanner.accept}
+            results.append(run_scanner(ctx, scanner.name, host, runner, args))
     return Finding(rule, combine(results), tuple(results))
 
 

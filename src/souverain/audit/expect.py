@@ -110,7 +110,12 @@ def judge_setting(
         text = redact(f"{setting.key} = {shown}" if fmt != "sshd" else f"{entry.key} {shown}")
         line = entry.line or None
         evidence.append(
-            Evidence(text if not problem else f"{text}  ({problem})", where, line, not problem)
+            Evidence(
+                text if not problem else f"{text}  ({problem})",
+                entry.where or where,
+                line,
+                not problem,
+            )
         )
         if problem:
             problems.append(f"{setting.key}: {problem}")

@@ -20,6 +20,7 @@ class Entry:
     key: str
     value: Any
     line: int  # 1-based; 0 when the format has no lines (json)
+    where: str = ""  # the file, when entries of several files are merged
 
 
 # Which occurrence the service uses: first, last or all (each must pass).
@@ -30,6 +31,7 @@ WINS = {
     "postfix": "last",
     "pgconf": "last",
     "nginx": "all",
+    "dovecot": "last",
     "json": "last",
     "yaml": "last",
     "lines": "all",
@@ -89,6 +91,22 @@ def parse_assign(text: str) -> list[Entry]:
         if not sep:
             key, _, value = line.partition(" ")
         entries.append(Entry(key.strip(), _unquote(value), number))
+    return entries
+
+
+def parse_dovecot(text: str) -> list[Entry]:
+    """Top-level `key = value` of dovecot.conf; settings inside `name { ... }` blocks (a
+    listener's `ssl = yes`, a service's `port`) mean something else and are skipped."""
+    entries = []
+    depth = 0
+    for number, line in meaningful_lines(text):
+        if line.endswith("{"):
+            depth += 1
+        elif line == "}":
+            depth = max(0, depth - 1)
+        elif depth == 0 and "=" in line:
+            key, _, value = line.partition("=")
+            entries.append(Entry(key.strip(), _unquote(value), number))
     return entries
 
 
@@ -160,6 +178,7 @@ def parse_x509(text: str) -> list[Entry]:
 
 
 PARSERS = {
+    "dovecot": parse_dovecot,
     "x509": parse_x509,
     "sshd": parse_sshd,
     "keyvalue": parse_assign,

@@ -19,7 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from souverain.errors import UsageError
 
 Format = Literal[
-    "sshd", "keyvalue", "sysctl", "nginx", "postfix", "pgconf", "lines", "json", "yaml", "x509"
+    "sshd",
+    "keyvalue",
+    "sysctl",
+    "nginx",
+    "postfix",
+    "pgconf",
+    "lines",
+    "json",
+    "yaml",
+    "x509",
+    "dovecot",
 ]
 Missing = Literal["fail", "pass", "not_applicable"]
 
@@ -93,6 +103,9 @@ class FileCheck(_Strict):
     files: str  # glob on the destination path, on hosts carrying the rule's component
     format: Format = "lines"
     required: bool = False  # no such file rendered on a host carrying the component: fail
+    # One service configuration split over several files (dovecot.conf + includes): settings
+    # are read across them, in path order; a required line may be in any of them.
+    merged: bool = False
     why_absent: Text | None = None  # shown when not required and absent
     when: str | None = None
     settings: list[Setting] = Field(default_factory=list)
@@ -115,6 +128,7 @@ class LiveCheck(_Strict):
     lines: list[LinePattern] = Field(default_factory=list)
     ok_exit: list[int] = Field(default_factory=lambda: [0])
     when: str | None = None
+    requires: str | None = None  # a path (shell glob) that must exist on the host, else n/a
 
     @model_validator(mode="after")
     def _one_source(self) -> LiveCheck:
@@ -126,6 +140,8 @@ class LiveCheck(_Strict):
 class ScannerCheck(_Strict):
     name: str  # souverain.audit.scanners
     args: dict[str, Any] = Field(default_factory=dict)
+    # Algorithms the scanner flags that the cited guide recommends: shown, not failed.
+    accept: list[str] = Field(default_factory=list)
 
 
 class Rule(_Strict):

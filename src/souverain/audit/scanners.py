@@ -59,7 +59,10 @@ def _ssh_audit(
     for kind in ("kex", "key", "enc", "mac"):
         for entry in report.get(kind, []):
             notes = entry.get("notes", {})
-            if notes.get("fail"):
+            if notes.get("fail") and entry["algorithm"] in args.get("accept", ()):
+                text = f"{kind} {entry['algorithm']}: {'; '.join(notes['fail'])}"
+                evidence.append(Evidence(f"{text} (accepted: {args['accept_why']})", where))
+            elif notes.get("fail"):
                 failed += 1
                 text = f"{kind} {entry['algorithm']}: {'; '.join(notes['fail'])}"
                 evidence.append(Evidence(text, where, None, False))
