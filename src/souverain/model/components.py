@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from souverain.model.base import DomainName, Network, Port, Strict
+from souverain.model.base import DomainName, IPAddress, Network, Port, Strict
 
 # Components a host can carry. base and pki go on every host whatever the host lists.
 PLACEABLE = (
@@ -164,6 +164,7 @@ class VisioSettings(Toggle):
     turn_port: Port = 3478
     turns_port: Port = 5349
     recording: bool = False
+    public_address: IPAddress | None = None  # the videobridge's and TURN's address behind NAT
 
 
 class DriveSettings(Toggle):
