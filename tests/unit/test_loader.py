@@ -120,3 +120,12 @@ def test_extra_ca_must_exist_and_be_pem(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load_suite(tmp_path / "suite.yml")
     assert "no PEM certificate" in caught.value.problems[0].message
+
+
+def test_huge_file_is_refused_before_parsing(tmp_path: Path):
+    (tmp_path / "suite.yml").write_text("name: a\n" + "# padding\n" * (2 * 1024 * 1024))
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        load_suite(tmp_path / "suite.yml")
+    assert time.perf_counter() - start < 5
+    assert "larger than" in caught.value.problems[0].message
