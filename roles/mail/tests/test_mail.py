@@ -1,0 +1,89 @@
+"""testinfra checks of the mail role (run against hosts of the `mail` group)."""
+
+from __future__ import annotations
+
+import pytest
+
+SERVICES = ("postfix", "dovecot", "rspamd")
+PUBLIC_PORTS = (25, 465, 587, 993)
+CHECKERS = ("/usr/sbin/postfix check", "/usr/bin/doveconf -n", "/usr/bin/rspamadm configtest")
+THIRD_PARTY_MODULES = ("fuzzy_check", "rbl", "asn", "phishing", "multimap", "rspamd_update")
+
+
+def smtp_probe(host, port: int, script: str):
+    """Run a few lines of Python smtplib on the host against 127.0.0.1:port."""
+    code = f"import smtplib; s = smtplib.SMTP('127.0.0.1', {port}, timeout=10); s.ehlo(); {script}"
+    return host.run(f"python3 -c {code!r}")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_runs_and_is_enabled(host, name):
+    service = host.service(name)
+    assert service.is_running and service.is_enabled
+
+
+@pytest.mark.parametrize("command", CHECKERS)
+def test_configuration_passes_the_service_checker(host, command):
+    assert host.run(command).rc == 0
+
+
+@pytest.mark.parametrize("port", PUBLIC_PORTS)
+def test_mail_port_listens(host, port):
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_cleartext_imap_and_rspamd_are_not_on_the_network(host):
+    assert not host.socket("tcp://0.0.0.0:143").is_listening
+    for port in (11332, 11334):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+@pytest.mark.parametrize("port", (25, 587))
+def test_starttls_refuses_tls_1_1_and_accepts_tls_1_2(host, port):
+    base = f"openssl s_client -connect 127.0.0.1:{port} -starttls smtp -brief </dev/null"
+    assert host.run(f"{base} -tls1_2").rc == 0
+    assert host.run(f"{base} -tls1_1").rc != 0
+
+
+def test_imaps_refuses_tls_1_1_and_accepts_tls_1_2(host):
+    base = "openssl s_client -connect 127.0.0.1:993 -brief </dev/null"
+    assert host.run(f"{base} -tls1_2").rc == 0
+    assert host.run(f"{base} -tls1_1").rc != 0
+
+
+def test_no_auth_before_starttls_on_submission(host):
+    result = smtp_probe(host, 587, "print('auth' in s.esmtp_features)")
+    assert result.stdout.strip() == "False"
+
+
+def test_port_25_never_offers_auth(host):
+    result = smtp_probe(host, 25, "print('auth' in s.esmtp_features)")
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("module", THIRD_PARTY_MODULES)
+def test_rspamd_third_party_module_is_off(host, module):
+    if host.file(f"/etc/rspamd/override.d/{module}.conf").exists:
+        pytest.skip(f"suite.yml names its own servers for {module}")
+    dump = host.run(f"rspamadm configdump {module}")
+    assert "enabled = false;" in dump.stdout
+
+
+def test_dkim_keys_are_private_to_rspamd(host):
+    keys = host.run("find /var/lib/souverain-mail/dkim -name '*.key'").stdout.split()
+    assert keys
+    for path in keys:
+        key = host.file(path)
+        assert key.user == "_rspamd" and key.mode == 0o600
+
+
+def test_mailboxes_belong_to_vmail_only(host):
+    root = host.file("/var/vmail")
+    assert root.is_directory and root.user == "vmail" and root.mode == 0o750
+
+
+def test_ldap_maps_are_readable_by_postfix_only(host):
+    for path in host.run("ls /etc/postfix/souverain/*.cf").stdout.split():
+        entry = host.file(path)
+        assert entry.group == "postfix" and entry.mode == 0o640
