@@ -1,0 +1,97 @@
+"""testinfra checks of the chat role (run against hosts of the `chat` group)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+VENV = "/opt/souverain-synapse/venv"
+
+
+def tenants(host) -> list[str]:
+    found = host.run("ls /etc/souverain/chat")
+    return [name for name in found.stdout.split() if name]
+
+
+def homeserver(host, tenant: str) -> dict:
+    raw = host.file(f"/etc/souverain/chat/{tenant}/homeserver.yaml").content_string
+    return yaml.safe_load(raw)
+
+
+def test_each_homeserver_runs_and_answers_on_its_socket(host):
+    names = tenants(host)
+    if not names:
+        pytest.skip("no tenant's homeserver runs on this host")
+    for name in names:
+        assert host.service(f"souverain-synapse@{name}").is_running
+        assert host.service(f"souverain-synapse@{name}").is_enabled
+        socket = f"/run/souverain-synapse/{name}/synapse.sock"
+        assert host.file(socket).is_socket
+        answer = host.run(
+            f'{VENV}/bin/python -c "import http.client,socket,sys\n'
+            f"c=http.client.HTTPConnection('localhost')\n"
+            f"s=socket.socket(socket.AF_UNIX); s.connect('{socket}'); c.sock=s\n"
+            f"c.request('GET','/_matrix/client/versions'); r=c.getresponse()\n"
+            f'sys.stdout.write(r.read().decode())"'
+        )
+        assert answer.rc == 0, answer.stderr
+        assert "versions" in json.loads(answer.stdout)
+
+
+def test_homeserver_runs_unprivileged_and_sandboxed(host):
+    for name in tenants(host):
+        unit = f"souverain-synapse@{name}.service"
+        shown = host.run(
+            f"systemctl show {unit} -p User -p NoNewPrivileges -p ProtectSystem "
+            "-p PrivateDevices -p CapabilityBoundingSet"
+        ).stdout
+        assert "User=souverain-synapse" in shown
+        assert "NoNewPrivileges=yes" in shown
+        assert "ProtectSystem=strict" in shown
+        assert "PrivateDevices=yes" in shown
+        assert "CapabilityBoundingSet=" in shown.splitlines()
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["signing.key", "macaroon_secret_key", "form_secret", "ldap_bind_password", "pgpass"],
+)
+def test_secrets_are_readable_by_synapse_only(host, secret):
+    for name in tenants(host):
+        item = host.file(f"/etc/souverain/chat/{name}/{secret}")
+        assert item.exists
+        assert item.user == "souverain-synapse" and item.mode == 0o600
+
+
+def test_sovereign_defaults_are_in_force(host):
+    for name in tenants(host):
+        conf = homeserver(host, name)
+        assert conf["report_stats"] is False
+        assert conf["trusted_key_servers"] == []
+        assert str(conf["federation_client_minimum_tls_version"]) in ("1.2", "1.3")
+        assert conf["enable_registration"] is False
+        assert "default_identity_server" not in conf
+        assert conf["password_config"]["localdb_enabled"] is False
+        if conf["federation_domain_whitelist"] == []:
+            for listener in conf["listeners"]:
+                for resource in listener["resources"]:
+                    assert "federation" not in resource["names"]
+
+
+def test_synapse_parses_its_configuration(host):
+    for name in tenants(host):
+        check = host.run(
+            f"{VENV}/bin/python -m synapse.config --config-path "
+            f"/etc/souverain/chat/{name}/homeserver.yaml"
+        )
+        assert check.rc == 0, check.stderr
+        assert "Config parses OK" in check.stdout
+
+
+def test_media_store_is_private(host):
+    for name in tenants(host):
+        media = host.file(f"/var/lib/souverain-synapse/{name}/media")
+        assert media.is_directory and media.user == "souverain-synapse"
+        assert media.mode == 0o700
