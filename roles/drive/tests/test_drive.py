@@ -104,20 +104,41 @@ def test_background_jobs_timer_is_enabled(host):
         assert timer.is_enabled and timer.is_running
 
 
+FETCH = """
+import socket, ssl, sys, http.client
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+class Local(http.client.HTTPSConnection):
+    def connect(self):
+        raw = socket.create_connection(("127.0.0.1", 443), 10)
+        self.sock = context.wrap_socket(raw, server_hostname=sys.argv[1])
+connection = Local(sys.argv[1], 443)
+connection.request("GET", sys.argv[2])
+response = connection.getresponse()
+print(response.status)
+print(response.read().decode(errors="replace"))
+"""
+
+
+def fetch(host, fqdn: str, path: str) -> tuple[int, str]:
+    """GET https://<fqdn><path> through the host's own nginx (SNI and Host: fqdn)."""
+    result = host.run(f"python3 -c {_quote(FETCH)} {fqdn} {path}")
+    assert result.rc == 0, result.stderr
+    status, _, body = result.stdout.partition("\n")
+    return int(status), body
+
+
 def test_drive_answers_503_until_installed_then_nextcloud(host):
     for name in tenants(host):
         conf = host.file(config_of(name)).content_string
         fqdn = re.search(r"'overwritehost' => '([^']+)'", conf).group(1)
-        page = host.run(
-            f"curl -sk --max-time 10 --resolve {fqdn}:443:127.0.0.1 -w '\\n%{{http_code}}' "
-            f"https://{fqdn}/status.php"
-        )
-        body, _, code = page.stdout.rpartition("\n")
+        code, body = fetch(host, fqdn, "/status.php")
         if host.file(f"/var/lib/souverain-drive/{name}/ready").exists:
-            assert code == "200", body
+            assert code == 200, body
             assert json.loads(body)["installed"] is True
             status = json.loads(host.check_output(f"souverain-occ {name} status --output=json"))
             assert status["installed"] is True and not status["maintenance"]
         else:
-            assert code == "503"
+            assert code == 503
             assert "Files are not available yet" in body
