@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML, YAMLError
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -141,9 +139,13 @@ def parse_json(text: str) -> list[Entry]:
 
 
 def parse_yaml(text: str) -> list[Entry]:
+    """YAML documents such as Synapse's homeserver.yaml (libyaml when available: fast)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return _flatten(YAML(typ="safe", pure=True).load(text))
-    except YAMLError:
+        return _flatten(yaml.load(text, Loader=loader))
+    except yaml.YAMLError:
         return []
 
 
