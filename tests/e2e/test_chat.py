@@ -85,6 +85,18 @@ def tenant_info(lab: RunningLab) -> dict:
     }
 
 
+def suite_settings(lab: RunningLab) -> dict[str, str]:
+    import yaml
+
+    suite = yaml.safe_load((lab.directory / "suite.yml").read_text())
+    chat = (suite.get("components") or {}).get("chat") or {}
+    element = (suite.get("artifacts") or {}).get("element") or {}
+    return {
+        "federation": (chat.get("federation") or {}).get("mode", "off"),
+        "element_source": element.get("source", "upstream"),
+    }
+
+
 def tls_context(lab: RunningLab) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(lab.directory / "pki" / "ca.crt"))
 
@@ -205,14 +217,14 @@ def conversation(chat: RunningLab, people: dict[str, str]) -> dict[str, str]:
 # ---- the tests ----------------------------------------------------------------------------
 
 
-def test_verify_is_green_for_what_was_deployed(chat: RunningLab):
+def test_verify_is_green_for_chat(chat: RunningLab):
+    """The chat role's testinfra suite passes (other components are their roles' tests)."""
     result = souverain("-C", str(chat.directory), "verify", "--json")
     summary = json.loads(result.stdout)
-    mine = [r for r in summary["results"] if r["component"] in PLAYBOOKS]
-    assert {r["component"] for r in mine} >= {"chat", "proxy", "postgresql", "sso"}
-    failed = [r for r in mine if r["result"] != "passed"]
-    assert not failed, failed
-    assert not {k: v for k, v in summary["errors"].items() if k in PLAYBOOKS}
+    assert "chat" not in summary["errors"], summary["errors"]
+    mine = [r for r in summary["results"] if r["component"] == "chat"]
+    assert mine, summary
+    assert all(r["result"] == "passed" and r["passed"] > 0 for r in mine), mine
 
 
 def test_redeploy_changes_nothing(chat: RunningLab):
@@ -286,8 +298,7 @@ def test_oidc_login_goes_to_the_tenant_portal(chat: RunningLab):
 
 
 def test_federation_is_absent_when_off(chat: RunningLab):
-    suite = (chat.directory / "suite.yml").read_text()
-    if 'mode: "off"' not in suite and "mode: off" not in suite:
+    if suite_settings(chat)["federation"] != "off":
         pytest.skip("the lab suite federates")
     info = tenant_info(chat)
     with https(chat, info["homeserver"], info["address"]) as homeserver:
@@ -300,8 +311,7 @@ def test_federation_is_absent_when_off(chat: RunningLab):
 
 
 def test_element_page_says_why_it_is_missing(chat: RunningLab):
-    suite = (chat.directory / "suite.yml").read_text()
-    if "source: local" in suite:
+    if suite_settings(chat)["element_source"] == "local":
         pytest.skip("this suite installs Element from a local archive")
     info = tenant_info(chat)
     with https(chat, f"chat.{info['domain']}", info["address"]) as element:
