@@ -8,7 +8,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the lab and the tests need on the controller.
-DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client
+# chromium: the audit's HTML report is checked in a headless browser.
+DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client \
+	chromium
 DEMO_DIR ?= demo
 DEMO_LAB ?= demo
 
