@@ -149,3 +149,18 @@ def test_cli_render_and_plan_print_no_secret(deployment_dir: Path, fixture_roles
     text = "\n".join(outputs)
     for value in store.all_secret_values():
         assert value not in text
+
+
+def test_hand_edits_in_build_are_replaced_by_the_next_render(
+    deployment_dir: Path, fixture_roles: Path
+):
+    deployment = Deployment.at(deployment_dir)
+    pipeline.render_deployment(deployment)
+    rendered = deployment.build_dir / "hosts/srv1/files/etc/demo/host.conf"
+    original = rendered.read_bytes()
+    rendered.chmod(0o644)
+    rendered.write_text("edited by hand\n")
+    outcome = pipeline.render_deployment(deployment)
+    assert outcome.written.changed
+    assert (deployment.build_dir / "hosts/srv1/files/etc/demo/host.conf").read_bytes() == original
+    assert [p.name for p in deployment.root.glob(".build-stale-*")] == []

@@ -61,7 +61,7 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     name = f".build-{digest.hexdigest()[:16]}"
     target = deployment.root / name
     link = deployment.build_dir
-    if link.is_symlink() and os.readlink(link) == name and (target / MANIFEST).exists():
+    if link.is_symlink() and os.readlink(link) == name and _intact(target, build, manifest):
         return WriteResult(target, changed=False)
     if link.exists() and not link.is_symlink():
         # A build directory from elsewhere (copied by hand?): keep it aside, never delete it.
@@ -79,7 +79,8 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
         (staging / MANIFEST).write_bytes(manifest)
         os.chmod(staging, 0o700)
         if target.exists():
-            shutil.rmtree(target)
+            # Same digest but edited by hand: the rendered files replace the edits.
+            target.rename(deployment.root / f".build-stale-{os.getpid()}")
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -90,6 +91,18 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     os.replace(temporary_link, link)
     _remove_stale(deployment.root, keep=name)
     return WriteResult(target, changed=True)
+
+
+def _intact(target: Path, build: Build, manifest: bytes) -> bool:
+    """Whether the build on disk still holds exactly what was rendered (no hand edits)."""
+    try:
+        if (target / MANIFEST).read_bytes() != manifest:
+            return False
+        return all(
+            (target / path).read_bytes() == item.content for path, item in build.files.items()
+        )
+    except OSError:
+        return False
 
 
 def _remove_stale(root: Path, *, keep: str) -> None:

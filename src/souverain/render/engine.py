@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from ruamel.yaml import YAML
+import yaml
 
 from souverain.errors import RenderError
 from souverain.model.components import ALL_COMPONENTS, TENANT_COMPONENTS
@@ -26,6 +26,8 @@ from souverain.render.spec import FileSpec, load_spec
 from souverain.render.templating import environment
 
 EXTRA_CA_DIR = "/usr/local/share/ca-certificates"
+# Role variables can list every tenant: libyaml parses them many times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -215,9 +217,7 @@ class Renderer:
             return secret(*args, **kwargs)
 
         try:
-            dest = (
-                self.env.from_string(spec.dest).render(context) if "{" in spec.dest else spec.dest
-            )
+            dest = self._dest(spec.dest, context)
             text = self.env.get_template(template_name).render(
                 {**context, "secret": tracked_secret, "dest": dest}
             )
@@ -306,7 +306,7 @@ class Renderer:
             text = self.env.get_template(name).render(context)
         except jinja2.TemplateError as error:
             raise RenderError(f"{name}: {error}") from None
-        data = YAML(typ="safe", pure=True).load(text) or {}
+        data = yaml.load(text, Loader=_YAML_LOADER) or {}
         if not isinstance(data, dict):
             raise RenderError(f"{name} must render a mapping of variables")
         wrong = [key for key in data if not str(key).startswith(f"{component}_")]
