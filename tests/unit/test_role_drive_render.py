@@ -178,3 +178,19 @@ def test_config_php_is_valid_php(deployment, tmp_path, tenant):
     path.write_text(config(deployment, tenant))
     result = subprocess.run([php, "-l", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dns_has_the_dav_service_records(deployment):
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "souverain", "-C", str(deployment.root), "dns"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    srv = "_caldavs._tcp.beta.example.net.\t3600\tIN\tSRV\t0 1 443 drive.beta.example.net."
+    assert any(line.startswith(srv) for line in lines)
+    assert '_carddavs._tcp.acme.example.org.\t3600\tIN\tTXT\t"path=/remote.php/dav/"' in lines
