@@ -51,6 +51,11 @@ def info(ctx: click.Context, as_json: bool) -> None:
                             if service.component == "sso"
                             else {}
                         ),
+                        **(
+                            {"webdav": f"{service.url}remote.php/dav/files/<username>/"}
+                            if service.component == "drive"
+                            else {}
+                        ),
                     }
                     for service in tenant_services(suite, tenant)
                 ],
@@ -83,6 +88,8 @@ def info(ctx: click.Context, as_json: bool) -> None:
             )
             if "oidc_discovery" in service:
                 table.add_row("", "oidc discovery", service["oidc_discovery"], "")
+            if "webdav" in service:
+                table.add_row("", "webdav", service["webdav"], "")
         out.print(table)
     if payload["ca_certificate"]:
         out.print(f"Users and browsers must trust the suite's CA: {payload['ca_certificate']}")
