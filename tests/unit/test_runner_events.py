@@ -251,3 +251,20 @@ def test_diff_of_a_changed_file_is_shown_not_logged():
     with LiveProgress(RunTracker(["host1"]), console) as progress:
         progress.handle(event)
     assert "+ssl_protocols TLSv1.2 TLSv1.3;" in console.export_text()
+
+
+def test_debug_notices_from_roles_are_collected():
+    tracker = RunTracker(["host1"])
+    event = {
+        "event": "runner_on_ok",
+        "event_data": {
+            "host": "host1",
+            "role": "drive",
+            "task": "Say why Nextcloud is not installed",
+            "resolved_action": "ansible.builtin.debug",
+            "res": {"msg": "NOTICE drive: Nextcloud 32.0.2 is not installed: no archive"},
+        },
+    }
+    tracker.handle(event)
+    tracker.handle(event)  # the same notice from a second host or loop item is kept once
+    assert tracker.notices == ["NOTICE drive: Nextcloud 32.0.2 is not installed: no archive"]

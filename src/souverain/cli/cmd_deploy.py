@@ -86,16 +86,15 @@ def run_deploy(
         )
         what = ", ".join(tag_list) if tag_list else ", ".join(cover.deployed)
         where = limit or f"{len(layout.hosts)} host(s)"
-        header = (
-            f"deploying {what} to {where} "
-            f"with {strategy}{' in check mode' if check else ''}"
-        )
+        header = f"deploying {what} to {where} with {strategy}{' in check mode' if check else ''}"
         progress = LiveProgress(tracker, out, header)
         with progress:
             outcome = run_playbook(
                 deployment, options, secrets=secrets, sink=progress.handle, tracker=tracker
             )
         out.print(summary_table(tracker))
+        for notice in tracker.notices:
+            out.print(notice, style="yellow", markup=False)
         out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}")
     summary = outcome.summary()
     summary["components"] = cover.deployed

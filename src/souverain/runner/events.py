@@ -174,17 +174,32 @@ def task_result(event: Mapping[str, Any]) -> TaskResult | None:
     if not isinstance(res, Mapping):
         res = {}
     censored = "censored" in res
+    action = data.get("resolved_action") or data.get("task_action")
+    # A successful task's message matters only for debug tasks (the roles' notices).
+    keep_msg = status != "ok" or str(action or "").endswith("debug")
     return TaskResult(
         host=str(data.get("host") or data.get("remote_addr") or "?"),
         role=data.get("role") or None,
         task=str(data.get("task") or data.get("name") or "?"),
-        action=data.get("resolved_action") or data.get("task_action"),
+        action=action,
         status=status,
         changed=bool(res.get("changed")),
-        msg=CENSORED if censored else (result_message(res) if status != "ok" else None),
+        msg=CENSORED if censored else (result_message(res) if keep_msg else None),
         censored=censored,
         ignored=status == "failed" and bool(data.get("ignore_errors")),
         diff=None if censored else result_diff(res),
+    )
+
+
+NOTICE_PREFIXES = ("NOTICE", "NOT INSTALLED")
+
+
+def _is_notice(result: TaskResult) -> bool:
+    return (
+        result.status == "ok"
+        and (result.action or "").endswith("debug")
+        and bool(result.msg)
+        and str(result.msg).lstrip().startswith(NOTICE_PREFIXES)
     )
 
 
@@ -195,6 +210,9 @@ class RunTracker:
         self.hosts: dict[str, HostState] = {name: HostState(name) for name in hosts}
         self.groups = dict(groups or {})
         self.failures: list[TaskResult] = []
+        # Messages roles address to the operator (debug tasks whose message starts with
+        # NOTICE or NOT INSTALLED): what was deliberately skipped, and why.
+        self.notices: list[str] = []
         self.stats_seen = False
         self.play: str | None = None
         self._active: list[str] = []
@@ -241,6 +259,8 @@ class RunTracker:
             counts[result.status] += 1
         if result.status == "ok" and result.changed:
             counts["changed"] += 1
+        if _is_notice(result) and result.msg not in self.notices:
+            self.notices.append(str(result.msg))
         if result.is_failure:
             self.failures.append(result)
             if result.host in self._active:

@@ -98,6 +98,7 @@ class RunOutcome:
             "hosts": {name: dict(host.counts) for name, host in self.tracker.hosts.items()},
             "unreachable": self.tracker.unreachable_hosts(),
             "failures": [result.as_dict() for result in self.tracker.failures],
+            "notices": list(self.tracker.notices),
             "error": None if self.ok else self.failure_message(),
         }
 
