@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-LAB_NAME = "e2e"
+# SOUVERAIN_E2E_LAB: another name, for two test sessions on one machine (1-8 a-z0-9).
+LAB_NAME = os.environ.get("SOUVERAIN_E2E_LAB", "e2e")
 LAB_HOSTS = int(os.environ.get("SOUVERAIN_LAB_HOSTS", "2"))
 
 
