@@ -30,7 +30,7 @@ def suite_text(tenants: int) -> str:
         tenant_name="Tenant 0",
     )
     extra = "".join(
-        f"  - id: t{i}\n    name: \"Tenant {i}\"\n    domain: t{i}.example.org\n"
+        f'  - id: t{i}\n    name: "Tenant {i}"\n    domain: t{i}.example.org\n'
         for i in range(1, tenants)
     )
     return text.replace("\ncomponents:\n", f"\n{extra}\ncomponents:\n", 1)

@@ -38,7 +38,7 @@ def test_nested_unknown_key_is_located_on_its_line():
 
 
 def test_wrong_type_says_what_was_expected():
-    found = problems(MINIMAL + "  base_typo: 1\n".replace("base_typo", "proxy") )
+    found = problems(MINIMAL + "  base_typo: 1\n".replace("base_typo", "proxy"))
     assert found[0].path == "components.proxy"
     assert "valid dictionary" in found[0].message or "mapping" in found[0].message
 

@@ -30,8 +30,30 @@ yaml_values = st.recursive(
 )
 
 noise = st.sampled_from(
-    [":", "- ", "[", "]", "{", "}", "&a ", "*a", "!!", "\t", "\n", "---\n", "? ", "|", ">", "#",
-     '"', "'", "%YAML 1.1\n", "<<: *a\n", "\x00", "\ufeff"]
+    [
+        ":",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a ",
+        "*a",
+        "!!",
+        "\t",
+        "\n",
+        "---\n",
+        "? ",
+        "|",
+        ">",
+        "#",
+        '"',
+        "'",
+        "%YAML 1.1\n",
+        "<<: *a\n",
+        "\x00",
+        "\ufeff",
+    ]
 )
 
 
@@ -54,7 +76,9 @@ def _check(tmp: Path, text: str) -> None:
     assert sorted(os.listdir(tmp)) == before
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(inserts=st.lists(st.tuples(st.integers(min_value=0), noise), min_size=1, max_size=6))
 def test_mutated_suites_never_crash(tmp_path: Path, capsys, inserts):
     text = _mutate(MINIMAL, inserts)
@@ -67,7 +91,9 @@ def test_mutated_suites_never_crash(tmp_path: Path, capsys, inserts):
     assert "Traceback" not in captured.err + captured.out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(document=yaml_values)
 def test_arbitrary_documents_are_refused_cleanly(tmp_path: Path, capsys, document):
     import json
@@ -79,8 +105,12 @@ def test_arbitrary_documents_are_refused_cleanly(tmp_path: Path, capsys, documen
     assert "error:" in captured.err  # none of these is a valid suite
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(["name", "hosting", "hosts", "tenants", "components"]), value=yaml_values)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from(["name", "hosting", "hosts", "tenants", "components"]), value=yaml_values
+)
 def test_wrong_values_at_known_keys(tmp_path: Path, capsys, key, value):
     import json
 

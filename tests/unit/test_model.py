@@ -138,8 +138,11 @@ def test_artifact_sources_need_a_location():
         ("address: 192.0.2.10", "address: 192.0.2.300", "hosts[0].address"),
         ("domain: acme.example.org", "domain: -acme.example.org", "tenants[0].domain"),
         ("domain: acme.example.org", "domain: localhost", "tenants[0].domain"),
-        ("admin_networks: [10.0.0.0/8]", "admin_networks: [10.0.0.0/33]",
-         "components.base.admin_networks[0]"),
+        (
+            "admin_networks: [10.0.0.0/8]",
+            "admin_networks: [10.0.0.0/33]",
+            "components.base.admin_networks[0]",
+        ),
         ("country: FR", "country: France", "hosting.country"),
         ("id: acme", "id: ACME", "tenants[0].id"),
     ],

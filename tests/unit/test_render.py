@@ -66,7 +66,9 @@ def test_secret_files_are_encrypted_and_ansible_can_read_them(
 
     lib = VaultLib([("default", VaultSecret(read_password(deployment)))])
     assert lib.decrypt(stored) == f"password = {value}\n".encode()
-    host_vars = json.loads((deployment.build_dir / "inventory/host_vars/srv1/souverain.json").read_text())
+    host_vars = json.loads(
+        (deployment.build_dir / "inventory/host_vars/srv1/souverain.json").read_text()
+    )
     assert host_vars["proxy_tenant_ids"] == ["acme"]
     entry = next(f for f in host_vars["postgresql_files"] if f["dest"] == "/etc/demo/db.conf")
     assert entry["mode"] == "0640"
@@ -139,8 +141,16 @@ def test_plan_lists_changes_by_tenant_without_writing(deployment_dir: Path, fixt
 
 def test_cli_render_and_plan_print_no_secret(deployment_dir: Path, fixture_roles: Path, souverain):
     outputs = []
-    for args in (["render"], ["render"], ["plan"], ["plan", "--json"], ["info"], ["info", "--json"],
-                 ["validate"], ["render", "--json"]):
+    for args in (
+        ["render"],
+        ["render"],
+        ["plan"],
+        ["plan", "--json"],
+        ["info"],
+        ["info", "--json"],
+        ["validate"],
+        ["render", "--json"],
+    ):
         result = souverain("-C", str(deployment_dir), *args)
         assert result.code == 0, result.err
         outputs.append(result.out + result.err)
