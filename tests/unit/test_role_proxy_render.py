@@ -109,7 +109,7 @@ def test_every_https_server_repeats_the_tls_policy(single):
         assert "include /etc/nginx/snippets/souverain-tls.conf;" in block
         assert "include /etc/nginx/snippets/souverain-headers.conf;" in block
         assert "ssl_certificate /etc/souverain/tls/tenant-example.crt;" in block
-        assert "Permissions-Policy" in block
+        assert "set $souverain_permissions_policy " in block  # the headers snippet sends it
 
 
 def test_default_server_refuses_unknown_names(single):
