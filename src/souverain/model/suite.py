@@ -334,10 +334,22 @@ class Suite(Strict):
     def components_of_host(self, name: str) -> list[str]:
         return [component for component, hosts in self.placement.items() if name in hosts]
 
+    @cached_property
+    def _enabled(self) -> frozenset[str]:
+        return frozenset(self.components.enabled_names())
+
     def tenant_components(self, tenant: Tenant) -> list[str]:
-        enabled = set(self.components.enabled_names())
+        enabled = self._enabled
         chosen = tenant.components if tenant.components is not None else TENANT_COMPONENTS
         return [name for name in TENANT_COMPONENTS if name in chosen and name in enabled]
+
+    @cached_property
+    def _tenant_numbers(self) -> dict[str, int]:
+        return {tenant.id: number for number, tenant in enumerate(self.tenants, start=1)}
+
+    def tenant_number(self, tenant_id: str) -> int:
+        """The tenant's 1-based position in suite.yml (e.g. its Redis database index)."""
+        return self._tenant_numbers[tenant_id]
 
     @property
     def directory_suffix(self) -> str:
