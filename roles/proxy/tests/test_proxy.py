@@ -54,8 +54,10 @@ def _https_names(host, *, landing_only: bool = False) -> list[str]:
             continue
         text = host.file(f"{SITES}/{entry}").content_string
         for block in text.split("server {")[1:]:
+            # A landing page's root is its tenant's directory; /var/www/souverain/_errors is
+            # the root of error pages that other servers (drive's 503) serve too.
             if "listen 443 ssl;" in block and (
-                not landing_only or "root /var/www/souverain/" in block
+                not landing_only or re.search(r"root /var/www/souverain/[a-z][a-z0-9-]*;", block)
             ):
                 names += re.findall(r"server_name (\S+);", block)
     return names
