@@ -29,6 +29,7 @@ import re
 import secrets as _random
 import string
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -236,6 +237,17 @@ class SecretStore:
         value = self._values.get(name)
         if value is None:
             value = generate(kind, length)
+            self._values[name] = value
+            self._dirty = True
+        return value
+
+    def get_or_make(self, name: str, make: Callable[[], str]) -> str:
+        """The value called ``name``, made by ``make()`` the first time (a key, not a string of
+        random characters); kept and saved like the generated ones."""
+        validate_name(name)
+        value = self._values.get(name)
+        if value is None:
+            value = make()
             self._values[name] = value
             self._dirty = True
         return value

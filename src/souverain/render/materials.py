@@ -22,7 +22,6 @@ from souverain.secrets import (
     SecretStore,
     ensure_password_file,
     read_password,
-    validate_name,
 )
 
 TLS_DIR = "/etc/souverain/tls"
@@ -67,22 +66,21 @@ class Materials:
         """An RSA private key (PKCS#8 PEM), generated once and kept in the secrets store.
 
         Used for DKIM: the key must be stable across renders and backed up with the other
-        secrets. SecretStore only generates random strings, so the PEM is added here.
+        secrets. The store keeps it like any generated secret.
         """
-        if name not in self.secrets:
+
+        def make() -> str:
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric import rsa
 
             key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-            pem = key.private_bytes(
+            return key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             ).decode("ascii")
-            # TODO(secrets owner): a public SecretStore method to store a non-random value.
-            self.secrets._values[validate_name(name)] = pem
-            self.secrets._dirty = True
-        return self.secrets.get(name)
+
+        return self.secrets.get_or_make(name, make)
 
     def _ca(self) -> Pki | None:
         if self._pki is None and not self._pki_missing:
