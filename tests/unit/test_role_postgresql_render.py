@@ -6,40 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from souverain import vault
-from souverain.model.loader import load_suite
-from souverain.paths import ROLES_DIR
-from souverain.render.engine import Renderer
-from souverain.render.materials import Materials
-from souverain.scaffold import init_deployment
+from tests.unit.role_render import render_role
 
 FILES = "hosts/srv1/files"
 
 
 def render(tmp_path: Path, edit=None):
     """Render only the postgresql role for a fresh suite; (build, host vars, secret vars)."""
-    roles = tmp_path / "roles"
-    roles.mkdir(parents=True)
-    (roles / "postgresql").symlink_to(ROLES_DIR / "postgresql")
-    deployment = init_deployment(tmp_path / "deploy", domain="example.org", name="example")
-    if edit:
-        yaml = YAML()
-        yaml.preserve_quotes = True
-        data = yaml.load(deployment.suite_file.read_text())
-        edit(data)
-        with deployment.suite_file.open("w") as handle:
-            yaml.dump(data, handle)
-    suite = load_suite(deployment.suite_file)
-    materials = Materials.open(deployment, suite.components.pki.organisation, dry_run=False)
-    build = Renderer(
-        suite=suite,
-        materials=materials,
-        roles_dir=roles,
-        build_root=deployment.build_dir,
-        suite_root=deployment.root,
-    ).render()
+    build, materials, suite = render_role(tmp_path, "postgresql", edit)
     host = suite.hosts[0].name
     host_vars = json.loads(build.files[f"inventory/host_vars/{host}/souverain.json"].content)
     secrets = json.loads(

@@ -9,40 +9,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from souverain import vault
-from souverain.model.loader import load_suite
-from souverain.paths import ROLES_DIR
-from souverain.render.engine import Renderer
-from souverain.render.materials import Materials
-from souverain.scaffold import init_deployment
+from tests.unit.role_render import render_role
 
 FILES = "hosts/srv1/files"
 
 
 def render(tmp_path: Path, edit=None):
     """Render only the proxy role (other roles may be half-written) for a fresh suite."""
-    roles = tmp_path / "roles"
-    roles.mkdir(parents=True)
-    (roles / "proxy").symlink_to(ROLES_DIR / "proxy")
-    deployment = init_deployment(tmp_path / "deploy", domain="example.org", name="example")
-    if edit:
-        yaml = YAML()
-        yaml.preserve_quotes = True
-        data = yaml.load(deployment.suite_file.read_text())
-        edit(data)
-        with deployment.suite_file.open("w") as handle:
-            yaml.dump(data, handle)
-    suite = load_suite(deployment.suite_file)
-    materials = Materials.open(deployment, suite.components.pki.organisation, dry_run=False)
-    build = Renderer(
-        suite=suite,
-        materials=materials,
-        roles_dir=roles,
-        build_root=deployment.build_dir,
-        suite_root=deployment.root,
-    ).render()
+    build, materials, _ = render_role(tmp_path, "proxy", edit)
     return build, materials
 
 
