@@ -131,7 +131,6 @@ def add(
 ) -> None:
     """Add the person UID to a tenant (nothing changes if they exist with the same details)."""
     from souverain.errors import UsageError
-    from souverain.users import passwords
     from souverain.users.people import check_person, split_groups
 
     _check_tenant(ctx, tenant)
@@ -150,18 +149,11 @@ def add(
             status = "groups-updated" if joined else "unchanged"
             _report(as_json, {"tenant": tenant, "uid": uid, "status": status, "joined": joined})
             return
-        password, generated = passwords.obtain(
-            password_file=password_file,
-            use_stdin=use_stdin,
-            generate_one=generate_one,
-            min_length=suite.components.directory.password_min_length,
-            prompt_for=f"{uid} (tenant {tenant})",
+        password, generated = _new_password(
+            suite, tenant, uid, password_file, use_stdin, generate_one
         )
         directory.add(tenant, person, password)
-    payload: dict[str, Any] = {"tenant": tenant, "uid": uid, "status": "added"}
-    if generated:
-        payload["password"] = password
-    _report(as_json, payload)
+    _report_password(as_json, tenant, uid, "added", password if generated else None)
 
 
 def _report(as_json: bool, payload: dict[str, Any]) -> None:
@@ -273,23 +265,15 @@ def passwd(
 ) -> None:
     """Set the password of the person UID."""
     from souverain.errors import UsageError
-    from souverain.users import passwords
 
     with _open(ctx, tenant) as (suite, directory):
         if directory.person(tenant, uid) is None:
             raise UsageError(f"no person {uid!r} in tenant {tenant}")
-        password, generated = passwords.obtain(
-            password_file=password_file,
-            use_stdin=use_stdin,
-            generate_one=generate_one,
-            min_length=suite.components.directory.password_min_length,
-            prompt_for=f"{uid} (tenant {tenant})",
+        password, generated = _new_password(
+            suite, tenant, uid, password_file, use_stdin, generate_one
         )
         directory.set_password(tenant, uid, password)
-    payload: dict[str, Any] = {"tenant": tenant, "uid": uid, "status": "password-set"}
-    if generated:
-        payload["password"] = password
-    _report(as_json, payload)
+    _report_password(as_json, tenant, uid, "password-set", password if generated else None)
 
 
 @user.command(name="import")
@@ -390,3 +374,33 @@ def import_(ctx: click.Context, tenant: str, csv_file: Path, as_json: bool) -> N
         console().print(table)
     if failures:
         fail(failures)
+
+
+def _new_password(
+    suite: Any,
+    tenant: str,
+    uid: str,
+    password_file: Any,
+    use_stdin: bool,
+    generate_one: bool,
+) -> tuple[str, bool]:
+    """A password from the file, stdin, a prompt or generated; (password, generated)."""
+    from souverain.users import passwords
+
+    return passwords.obtain(
+        password_file=password_file,
+        use_stdin=use_stdin,
+        generate_one=generate_one,
+        min_length=suite.components.directory.password_min_length,
+        prompt_for=f"{uid} (tenant {tenant})",
+    )
+
+
+def _report_password(
+    as_json: bool, tenant: str, uid: str, status: str, generated: str | None
+) -> None:
+    """Report the change; a generated password is shown this once, never stored in clear."""
+    payload: dict[str, Any] = {"tenant": tenant, "uid": uid, "status": status}
+    if generated is not None:
+        payload["password"] = generated
+    _report(as_json, payload)
