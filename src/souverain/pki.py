@@ -320,9 +320,7 @@ class Pki:
     @property
     def _ca_key_identifier(self) -> bytes:
         if self._ca_ski is None:
-            self._ca_ski = x509.SubjectKeyIdentifier.from_public_key(
-                self._ca.public_key()
-            ).digest
+            self._ca_ski = x509.SubjectKeyIdentifier.from_public_key(self._ca.public_key()).digest
         return self._ca_ski
 
     def _current(

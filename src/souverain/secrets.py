@@ -262,6 +262,10 @@ class SecretStore:
                 hint="Run `souverain render` to generate the secrets the suite needs.",
             ) from None
 
+    def peek(self, name: str) -> str | None:
+        """An existing value, or None: nothing is generated."""
+        return self._values.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._values
 

@@ -7,7 +7,6 @@ as it was. The same input gives the same digest, so a second render writes nothi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -18,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from souverain.deployment import Deployment
+from souverain.render.cache import RenderIndex, write_index
 from souverain.render.engine import Build
 
 MANIFEST = "manifest.json"
 
 
 def manifest_bytes(build: Build) -> bytes:
-    return (json.dumps(build.manifest(), indent=1, sort_keys=True) + "\n").encode()
+    """The manifest: JSON with one file per line (fast to write, easy to diff)."""
+    encode = json.JSONEncoder(sort_keys=True).encode
+    lines = ",\n".join(
+        "  " + encode(build.files[path].manifest_entry()) for path in sorted(build.files)
+    )
+    return ('{\n "files": [\n' + lines + '\n ],\n "format": 1\n}\n').encode()
 
 
 def read_manifest(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -37,14 +42,12 @@ def read_manifest(deployment: Deployment) -> dict[str, dict[str, Any]]:
     return {entry["path"]: entry for entry in data.get("files", [])}
 
 
-def previous_secret_files(deployment: Deployment) -> dict[str, tuple[str, bytes]]:
-    """Encrypted files of the current build, so unchanged ones are reused, not re-encrypted."""
-    result: dict[str, tuple[str, bytes]] = {}
-    for path, entry in read_manifest(deployment).items():
-        if entry.get("secret"):
-            with contextlib.suppress(OSError):
-                result[path] = (entry["sha256"], (deployment.build_dir / path).read_bytes())
-    return result
+def previous_index(deployment: Deployment) -> RenderIndex:
+    """What the current build can lend the next render (empty when there is no build)."""
+    link = deployment.build_dir
+    if not link.is_symlink():
+        return RenderIndex()
+    return RenderIndex.load(link.resolve())
 
 
 @dataclass(frozen=True)
@@ -53,30 +56,38 @@ class WriteResult:
     changed: bool
 
 
-def write_build(deployment: Deployment, build: Build) -> WriteResult:
-    manifest = manifest_bytes(build)
-    digest = hashlib.sha256(manifest)
+def build_digest(build: Build) -> str:
+    """Names the build directory: every manifest field and the stored bytes of every file."""
+    digest = hashlib.sha256(b"build 2\n")
     for path in sorted(build.files):
-        digest.update(path.encode() + b"\0" + build.files[path].content)
-    name = f".build-{digest.hexdigest()[:16]}"
+        item = build.files[path]
+        digest.update(
+            f"{path}\0{item.host}\0{item.dest}\0{item.sha256}\0{item.component}\0"
+            f"{item.tenant}\0{item.mode}\0{item.owner}\0{item.group}\0{item.service}\0"
+            f"{item.secret}\0{item.stored_sha256}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+def write_build(deployment: Deployment, build: Build) -> WriteResult:
+    name = f".build-{build_digest(build)[:16]}"
     target = deployment.root / name
     link = deployment.build_dir
-    if link.is_symlink() and os.readlink(link) == name and _intact(target, build, manifest):
+    if link.is_symlink() and os.readlink(link) == name and _intact(target, build):
+        if build.reused < len(build.groups):
+            # Same bytes from groups rendered again (souverain or its templates changed):
+            # record their new keys so the next render can reuse them.
+            write_index(target, build.groups, _stored(build), [*sorted(build.files), MANIFEST])
         return WriteResult(target, changed=False)
+    manifest = manifest_bytes(build)
     if link.exists() and not link.is_symlink():
         # A build directory from elsewhere (copied by hand?): keep it aside, never delete it.
         link.rename(deployment.root / f".build-replaced-{os.getpid()}")
     staging = Path(tempfile.mkdtemp(prefix=".build-new-", dir=deployment.root))
     try:
-        for path in sorted(build.files):
-            item = build.files[path]
-            destination = staging / path
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            mode = 0o600 if item.secret else 0o644
-            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(item.content)
+        _write_files(staging, build)
         (staging / MANIFEST).write_bytes(manifest)
+        write_index(staging, build.groups, _stored(build), [*sorted(build.files), MANIFEST])
         os.chmod(staging, 0o700)
         if target.exists():
             # Same digest but edited by hand: the rendered files replace the edits.
@@ -93,16 +104,51 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     return WriteResult(target, changed=True)
 
 
-def _intact(target: Path, build: Build, manifest: bytes) -> bool:
-    """Whether the build on disk still holds exactly what was rendered (no hand edits)."""
-    try:
-        if (target / MANIFEST).read_bytes() != manifest:
-            return False
-        return all(
-            (target / path).read_bytes() == item.content for path, item in build.files.items()
-        )
-    except OSError:
+def _stored(build: Build) -> dict[str, tuple[str, str]]:
+    return {path: (item.sha256, item.stored_sha256) for path, item in build.files.items()}
+
+
+def _write_files(staging: Path, build: Build) -> None:
+    """Every file of the build under ``staging``: files taken from the previous build are
+    hard-linked (the previous build is never modified, so sharing is safe), others written."""
+    made: set[Path] = set()
+    for path in sorted(build.files):
+        item = build.files[path]
+        destination = staging / path
+        parent = destination.parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        if item.origin is not None:
+            try:
+                os.link(item.origin, destination)
+                continue
+            except OSError:
+                pass  # another file system, or no hard links: copy the bytes instead
+        mode = 0o600 if item.secret else 0o644
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(item.content)
+
+
+def _intact(target: Path, build: Build) -> bool:
+    """Whether the build on disk still holds exactly what was rendered (no hand edits).
+
+    The index recorded each file's size and modification time when it was written: an edit
+    changes them (the check git uses for its index). Files the render took from this very
+    build were checked when they were taken.
+    """
+    previous = build.previous
+    same = previous is not None and previous.directory == target.resolve()
+    index = previous if same and previous is not None else RenderIndex.load(target)
+    if not index.stats or not index.untouched(MANIFEST):
         return False
+    same_build = str(target.resolve())
+    return all(
+        index.untouched(path)
+        for path, item in build.files.items()
+        if item.origin is None or not item.origin.startswith(same_build + "/")
+    )
 
 
 def _remove_stale(root: Path, *, keep: str) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from souverain.errors import RenderError
 from souverain.model.components import ALL_COMPONENTS, TENANT_COMPONENTS
 from souverain.model.services import tenant_services, tenant_web_names
 from souverain.model.suite import Host, Suite, Tenant
+from souverain.render.cache import GroupRecord, RenderIndex, SecretDigest, code_digest, key_of
 from souverain.render.materials import TLS_DIR, Materials
 from souverain.render.spec import FileSpec, load_spec
 from souverain.render.templating import environment
@@ -33,7 +35,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 @dataclass(frozen=True)
 class RenderedFile:
     path: str  # relative to the build root
-    content: bytes  # as stored in the build (vault-encrypted when secret)
+    stored: bytes | None  # as stored in the build (vault-encrypted when secret); None: see origin
     sha256: str  # of the plaintext: what the file on the host will hold
     host: str | None = None
     dest: str | None = None  # absolute path on the host
@@ -44,6 +46,24 @@ class RenderedFile:
     group: str = "root"
     service: str = "files"
     secret: bool = False
+    stored_sha256: str = ""  # of the stored bytes
+    origin: str | None = None  # a file of the previous build holding the same stored bytes
+
+    @property
+    def content(self) -> bytes:
+        """The bytes as stored in the build (read from the previous build when reused)."""
+        if self.stored is not None:
+            return self.stored
+        assert self.origin is not None
+        with open(self.origin, "rb") as handle:
+            return handle.read()
+
+    def index_entry(self) -> list[Any]:
+        """The file as render-index.json keeps it (cache.FILE_FIELDS)."""
+        return [
+            self.path, self.host, self.dest, self.sha256, self.component, self.tenant,
+            self.mode, self.owner, self.group, self.service, self.secret, self.stored_sha256,
+        ]  # fmt: skip
 
     def manifest_entry(self) -> dict[str, Any]:
         return {
@@ -77,6 +97,9 @@ class RenderedFile:
 @dataclass
 class Build:
     files: dict[str, RenderedFile] = field(default_factory=dict)
+    groups: dict[str, GroupRecord] = field(default_factory=dict)  # what the next render reuses
+    reused: int = 0  # groups taken from the previous build as they were
+    previous: RenderIndex | None = None  # the index of the build the render borrowed from
 
     def add(self, item: RenderedFile) -> None:
         if item.path in self.files:
@@ -94,9 +117,55 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _dump(data: Any) -> bytes:
-    """Variables files: JSON, which is YAML too, sorted for byte-identical output."""
+# One encoder for every value: json.dumps with options would build a new one per call.
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+_compact = _COMPACT.encode
+
+
+def _dump_indented(data: Any) -> bytes:
+    """Small variables files, indented for the reader."""
     return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _dump(data: dict[str, Any]) -> bytes:
+    """Variables files: JSON, which is YAML too, sorted for byte-identical output.
+
+    One top-level key per line and one list item per line: readable and diffable, and written
+    by the json module's fast encoder (an indented dump is several times slower).
+    """
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(map(_compact, value))
+            lines.append(f" {json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {_compact(value)}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
+
+
+class _OtherTenants:
+    """What a per-tenant template gets for `tenants`: reading it is an error (see cache.py)."""
+
+    def _refuse(self, *args: Any) -> Any:
+        raise RenderError(
+            "a per-tenant template reads the list of tenants: it must depend on its own "
+            "tenant only (render it once per host instead)"
+        )
+
+    __iter__ = __len__ = __getitem__ = __contains__ = _refuse
+
+
+class _TenantScopedSuite:
+    """The suite as a per-tenant template sees it: everything but the other tenants."""
+
+    def __init__(self, suite: Suite) -> None:
+        self._suite = suite
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "tenants":
+            _OtherTenants()._refuse()
+        return getattr(self._suite, name)
 
 
 @dataclass
@@ -106,17 +175,26 @@ class Renderer:
     roles_dir: Path
     build_root: Path  # where the build will be visible (deployment/build)
     suite_root: Path  # the deployment directory (extra CA files are relative to it)
-    previous: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (sha, bytes)
+    index: RenderIndex = field(default_factory=RenderIndex)  # of the previous build
     _expressions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _dest_templates: dict[str, jinja2.Template] = field(default_factory=dict)
+    build: Build = field(default_factory=Build, init=False)  # the one being rendered
 
     def __post_init__(self) -> None:
         self.env = environment(self.roles_dir)
+        self._secret_digest = SecretDigest(self.materials.secrets.peek)
+        code = code_digest(self.roles_dir)
+        suite = self.suite
+        # What every group's templates can read besides their host and tenant (cache.py).
+        self._whole_suite = key_of(code, suite.model_dump_json())
+        self._suite_but_tenants = key_of(
+            code, suite.model_dump_json(exclude={"tenants"}), suite.directory_suffix
+        )
 
     # ---- entry point -------------------------------------------------------------------
 
     def render(self) -> Build:
-        build = Build()
+        build = self.build = Build(previous=self.index)
         for host in self.suite.hosts:
             self._render_host(build, host)
         self._render_inventory(build)
@@ -125,44 +203,147 @@ class Renderer:
     # ---- per host ----------------------------------------------------------------------
 
     def _render_host(self, build: Build, host: Host) -> None:
-        components = self.suite.components_of_host(host.name)
-        host_vars: dict[str, Any] = {"souverain_components": components}
-        secret_vars: dict[str, Any] = {}
+        suite = self.suite
+        components = suite.components_of_host(host.name)
+        ordered = [name for name in ALL_COMPONENTS if name in components]
         placed: dict[str, list[RenderedFile]] = {name: [] for name in components}
-        for component in ALL_COMPONENTS:
-            if component not in components:
-                continue
+        host_key = key_of(host.model_dump_json(), ",".join(components))
+        for component in ordered:
             spec = load_spec(self.roles_dir, component)
             base_context = self._context(host, components, component)
-            for file_spec in spec.files:
-                for tenant in self._tenants_for(file_spec, component):
-                    context = {**base_context, "tenant": tenant}
-                    if file_spec.when and not self._expression(file_spec.when)(**context):
-                        continue
-                    item = self._render_file(host, component, file_spec, context, tenant)
-                    build.add(item)
-                    placed[component].append(item)
+            host_files = [each for each in spec.files if each.per == "host"]
+            tenant_files = [each for each in spec.files if each.per == "tenant"]
+            if host_files:
+                key = key_of(self._whole_suite, host_key, component)
+                context = {**base_context, "tenant": None}
+                group = f"{host.name}/{component}"
+                placed[component] += self._group(build, group, key, host_files, context)
+            if tenant_files:
+                scoped = {**base_context, "suite": _TenantScopedSuite(suite)}
+                scoped["tenants"] = _OtherTenants()
+                for tenant in base_context["tenants"]:
+                    key = key_of(
+                        self._suite_but_tenants,
+                        host_key,
+                        component,
+                        tenant.model_dump_json(),
+                        str(suite.tenant_number(tenant.id)),
+                        ",".join(suite.tenant_components(tenant)),
+                    )
+                    context = {**scoped, "tenant": tenant}
+                    group = f"{host.name}/{component}/{tenant.id}"
+                    placed[component] += self._group(build, group, key, tenant_files, context)
             for item in self._generated_files(host, component):
                 build.add(item)
                 placed[component].append(item)
-            if spec.vars_template:
-                host_vars.update(self._render_vars(component, spec.vars_template, base_context))
-            if spec.secret_vars_template:
-                secret_vars.update(
-                    self._render_vars(component, spec.secret_vars_template, base_context)
-                )
+        vars_key = key_of(self._whole_suite, host_key, "vars")
+        host_vars: dict[str, Any] = {"souverain_components": components}
+        host_vars.update(self._vars_group(build, host, components, ordered, vars_key))
         for component, items in placed.items():
-            host_vars[f"{component}_files"] = [item.placement() for item in items]
+            host_vars[f"{component}_files"] = [
+                item.placement() for item in sorted(items, key=lambda item: item.path)
+            ]
         base = f"inventory/host_vars/{host.name}"
         build.add(self._plain(f"{base}/souverain.json", _dump(host_vars)))
-        build.add(self._secret(f"{base}/secrets.yml", _dump(secret_vars)))
+        secrets_path = f"{base}/secrets.yml"
+        self._secret_vars_group(build, host, components, ordered, vars_key, secrets_path)
 
-    def _tenants_for(self, spec: FileSpec, component: str) -> list[Tenant | None]:
-        if spec.per == "host":
-            return [None]
-        if component in TENANT_COMPONENTS:
-            return [t for t in self.suite.tenants if component in self.suite.tenant_components(t)]
-        return list(self.suite.tenants)
+    def _vars_group(
+        self, build: Build, host: Host, components: list[str], ordered: list[str], key: str
+    ) -> dict[str, Any]:
+        """The role variables of a host: rendered, or as the previous render left them."""
+        name = f"{host.name}/vars"
+        record = self.index.reusable(name, key, self._secret_digest)
+        if record is not None and record.data is not None:
+            build.reused += 1
+            build.groups[name] = record
+            return record.data
+        used: set[str] = set()
+        data: dict[str, Any] = {}
+        for component in ordered:
+            template = load_spec(self.roles_dir, component).vars_template
+            if template:
+                context = self._context(host, components, component)
+                data.update(self._render_vars(component, template, context, used))
+        names = sorted(used)
+        record = GroupRecord(key, self._secret_digest.of(names), names, [], data)
+        build.groups[name] = record
+        return data
+
+    def _secret_vars_group(
+        self,
+        build: Build,
+        host: Host,
+        components: list[str],
+        ordered: list[str],
+        key: str,
+        path: str,
+    ) -> None:
+        """The secret role variables of a host, one vault-encrypted file."""
+        name = f"{host.name}/secret-vars"
+        record = self.index.reusable(name, key, self._secret_digest)
+        if record is not None:
+            build.reused += 1
+            item = self._reused(record.files[0])
+        else:
+            used: set[str] = set()
+            data: dict[str, Any] = {}
+            for component in ordered:
+                template = load_spec(self.roles_dir, component).secret_vars_template
+                if template:
+                    context = self._context(host, components, component)
+                    data.update(self._render_vars(component, template, context, used))
+            item = self._secret(path, _dump(data))
+            names = sorted(used)
+            record = GroupRecord(key, self._secret_digest.of(names), names, [item.index_entry()])
+        build.groups[name] = record
+        build.add(item)
+
+    def _group(
+        self,
+        build: Build,
+        name: str,
+        key: str,
+        specs: list[FileSpec],
+        context: dict[str, Any],
+    ) -> list[RenderedFile]:
+        """The files of one group: rendered, or taken as they are from the previous build."""
+        record = self.index.reusable(name, key, self._secret_digest)
+        if record is not None:
+            items = [self._reused(entry) for entry in record.files]
+            build.reused += 1
+        else:
+            used: set[str] = set()
+            items = []
+            for spec in specs:
+                if spec.when and not self._expression(spec.when)(**context):
+                    continue
+                items.append(self._render_file(spec, context, used))
+            names = sorted(used)
+            record = GroupRecord(
+                key,
+                self._secret_digest.of(names),
+                names,
+                [item.index_entry() for item in items],
+            )
+        build.groups[name] = record
+        for item in items:
+            build.add(item)
+        return items
+
+    def _reused(self, entry: list[Any]) -> RenderedFile:
+        """A file of the previous build, as its index entry describes it (cache.FILE_FIELDS)."""
+        path, host, dest, sha, component, tenant, mode, owner, group, service, secret, kept = entry
+        return RenderedFile(
+            path, None, sha, host, dest, component, tenant, mode, owner, group, service,
+            secret, kept, f"{self.index.directory}/{path}",
+        )  # fmt: skip
+
+    def _tenants_of(self, component: str) -> list[Tenant]:
+        suite = self.suite
+        if component not in TENANT_COMPONENTS:
+            return list(suite.tenants)
+        return [t for t in suite.tenants if component in suite.tenant_components(t)]
 
     def _context(self, host: Host, components: list[str], component: str) -> dict[str, Any]:
         suite = self.suite
@@ -172,11 +353,7 @@ class Renderer:
             "host_components": components,
             "component": component,
             "settings": getattr(suite.components, component),
-            "tenants": [
-                t
-                for t in suite.tenants
-                if component not in TENANT_COMPONENTS or component in suite.tenant_components(t)
-            ],
+            "tenants": self._tenants_of(component),
             "placement": suite.placement,
             "services": lambda tenant: tenant_services(suite, tenant),
             "web_names": lambda tenant: tenant_web_names(suite, tenant),
@@ -199,22 +376,18 @@ class Renderer:
             template = self._dest_templates[pattern] = self.env.from_string(pattern)
         return template.render(context)
 
-    def _render_file(
-        self,
-        host: Host,
-        component: str,
-        spec: FileSpec,
-        context: dict[str, Any],
-        tenant: Tenant | None,
-    ) -> RenderedFile:
+    def _render_file(self, spec: FileSpec, context: dict[str, Any], used: set[str]) -> RenderedFile:
+        """One file from its template; the names of the secrets it asks for go into ``used``."""
+        host: Host = context["host"]
+        component: str = context["component"]
+        tenant: Tenant | None = context["tenant"]
         template_name = f"{component}/templates/{spec.template}"
-        used_secret = False
         secret = context["secret"]
+        asked: list[str] = []
 
-        def tracked_secret(*args: Any, **kwargs: Any) -> str:
-            nonlocal used_secret
-            used_secret = True
-            return secret(*args, **kwargs)
+        def tracked_secret(name: str, *args: Any, **kwargs: Any) -> str:
+            asked.append(name)
+            return secret(name, *args, **kwargs)
 
         try:
             dest = self._dest(spec.dest, context)
@@ -224,11 +397,14 @@ class Renderer:
         except jinja2.TemplateError as error:
             where = f"{template_name}, line {getattr(error, 'lineno', '?')}"
             raise RenderError(f"{where}: {error}") from None
-        if used_secret and not spec.secret:
+        except RenderError as error:
+            raise RenderError(f"{template_name}: {error}") from None
+        if asked and not spec.secret:
             raise RenderError(
                 f"{template_name} uses a secret but render.yml does not mark it 'secret: true'; "
                 "it would be stored unencrypted in build/"
             )
+        used.update(asked)
         data = text.encode()
         path = f"hosts/{host.name}/files{dest}"
         return self._item(
@@ -281,16 +457,29 @@ class Renderer:
     def _certificate(
         self, host: Host, name: str, dns_names: list[str], tenant: str | None
     ) -> list[RenderedFile]:
+        """A certificate and its key, from the previous build while the PKI files are the
+        same and renewal is not due (checking a certificate costs a signature check)."""
+        group = f"{host.name}/pki/{name}"
+        stamp = self.materials.certificate_stamp(name)
+        key = key_of("certificate", name, ",".join(sorted(dns_names)), str(tenant), stamp or "")
+        if stamp is not None:
+            record = self.index.reusable(group, key, self._secret_digest)
+            renew_after = record.data.get("renew_after") if record and record.data else None
+            if record is not None and renew_after and datetime.now(UTC).isoformat() < renew_after:
+                self.build.reused += 1
+                self.build.groups[group] = record
+                return [self._reused(entry) for entry in record.files]
         files = self.materials.certificate(name, dns_names)
-        crt, key = f"{TLS_DIR}/{name}.crt", f"{TLS_DIR}/{name}.key"
+        crt, private = f"{TLS_DIR}/{name}.crt", f"{TLS_DIR}/{name}.key"
         common = {"host": host.name, "component": "pki", "tenant": tenant, "service": "tls"}
-        return [
+        items = [
             self._item(f"hosts/{host.name}/files{crt}", files.fullchain_pem, dest=crt, **common),
             RenderedFile(
-                path=f"hosts/{host.name}/files{key}",
-                content=files.encrypted_key,
+                path=f"hosts/{host.name}/files{private}",
+                stored=files.encrypted_key,
+                stored_sha256=_sha256(files.encrypted_key),
                 sha256=files.key_sha256,
-                dest=key,
+                dest=private,
                 # A host key is read by local services (slapd, PostgreSQL...) through Debian's
                 # ssl-cert group; a tenant key only by nginx, as root.
                 mode="0600" if tenant else "0640",
@@ -299,14 +488,37 @@ class Renderer:
                 **common,
             ),
         ]
+        if stamp is None:  # issued just now: the next render can reuse it
+            stamp = self.materials.certificate_stamp(name)
+            key = key_of("certificate", name, ",".join(sorted(dns_names)), str(tenant), stamp or "")
+        if stamp is not None and files.renew_after is not None:
+            data = {"renew_after": files.renew_after.astimezone(UTC).isoformat()}
+            entries = [item.index_entry() for item in items]
+            no_secret = self._secret_digest.of([])
+            self.build.groups[group] = GroupRecord(key, no_secret, [], entries, data)
+        return items
 
-    def _render_vars(self, component: str, template: str, context: dict[str, Any]) -> dict:
+    def _render_vars(
+        self, component: str, template: str, context: dict[str, Any], used: set[str]
+    ) -> dict:
         name = f"{component}/templates/{template}"
+        secret = context["secret"]
+
+        def tracked_secret(secret_name: str, *args: Any, **kwargs: Any) -> str:
+            used.add(secret_name)
+            return secret(secret_name, *args, **kwargs)
+
         try:
-            text = self.env.get_template(name).render(context)
+            text = self.env.get_template(name).render({**context, "secret": tracked_secret})
         except jinja2.TemplateError as error:
             raise RenderError(f"{name}: {error}") from None
-        data = yaml.load(text, Loader=_YAML_LOADER) or {}
+        try:
+            if template.endswith(".json.j2"):
+                data = json.loads(text)  # large variables: JSON reads many times faster
+            else:
+                data = yaml.load(text, Loader=_YAML_LOADER) or {}
+        except (ValueError, yaml.YAMLError) as error:
+            raise RenderError(f"{name} did not render valid variables: {error}") from None
         if not isinstance(data, dict):
             raise RenderError(f"{name} must render a mapping of variables")
         wrong = [key for key in data if not str(key).startswith(f"{component}_")]
@@ -340,30 +552,51 @@ class Renderer:
             for component, names in suite.placement.items()
         }
         inventory = {"all": {"hosts": hosts, "children": children}}
-        build.add(self._plain("inventory/hosts.yml", _dump(inventory)))
+        build.add(self._plain("inventory/hosts.yml", _dump_indented(inventory)))
         group_vars = {
             "souverain_build_dir": str(self.build_root),
             "souverain_suite_name": suite.name,
         }
-        build.add(self._plain("inventory/group_vars/all/souverain.json", _dump(group_vars)))
+        build.add(
+            self._plain("inventory/group_vars/all/souverain.json", _dump_indented(group_vars))
+        )
 
     # ---- helpers -----------------------------------------------------------------------
 
     def _plain(self, path: str, data: bytes) -> RenderedFile:
-        return RenderedFile(path=path, content=data, sha256=_sha256(data))
+        digest = _sha256(data)
+        return RenderedFile(path=path, stored=data, sha256=digest, stored_sha256=digest)
 
     def _secret(self, path: str, data: bytes) -> RenderedFile:
         return self._item(path, data, secret=True)
 
     def _item(self, path: str, data: bytes, *, secret: bool = False, **meta: Any) -> RenderedFile:
         digest = _sha256(data)
-        if secret:
-            previous = self.previous.get(path)
-            content = previous[1] if previous and previous[0] == digest else None
-            if content is None:
-                content = self.materials.encrypt(data)
-            if "mode" not in meta:
-                meta["mode"] = "0600"
-        else:
-            content = data
-        return RenderedFile(path=path, content=content, sha256=digest, secret=secret, **meta)
+        if not secret:
+            return RenderedFile(path=path, stored=data, sha256=digest, stored_sha256=digest, **meta)
+        if "mode" not in meta:
+            meta["mode"] = "0600"
+        stored = self._previous_encryption(path, digest)
+        if stored is None:
+            stored = self.materials.encrypt(data)
+        return RenderedFile(
+            path=path,
+            stored=stored,
+            sha256=digest,
+            stored_sha256=_sha256(stored),
+            secret=True,
+            **meta,
+        )
+
+    def _previous_encryption(self, path: str, plain_sha256: str) -> bytes | None:
+        """The previous build's encrypted bytes of the same plaintext: encrypting again would
+        cost a key derivation (PBKDF2) and give the same bytes anyway."""
+        recorded = self.index.stored.get(path)
+        if recorded is None or recorded[0] != plain_sha256 or not self.index.untouched(path):
+            return None
+        assert self.index.directory is not None
+        try:
+            stored = (self.index.directory / path).read_bytes()
+        except OSError:
+            return None
+        return stored if _sha256(stored) == recorded[1] else None

@@ -8,7 +8,9 @@ are shown as placeholders.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Literal
@@ -16,7 +18,7 @@ from typing import Literal
 from souverain import vault
 from souverain.deployment import Deployment
 from souverain.fsutil import atomic_write
-from souverain.pki import Issued, Pki
+from souverain.pki import RENEW_BEFORE, Issued, Pki
 from souverain.secrets import (
     Kind,
     SecretStore,
@@ -35,6 +37,7 @@ class CertificateFiles:
     fullchain_pem: bytes
     encrypted_key: bytes  # as stored in pki/keys: Ansible's copy decrypts it on the way
     key_sha256: str  # of the decrypted key, as it will be on the host
+    renew_after: datetime | None = None  # from then on, a render must issue it again
 
 
 @dataclass
@@ -102,8 +105,26 @@ class Materials:
         issued = pki.ensure_certificate(name, dns_names)
         encrypted_key = Path(issued.key_path).read_bytes()
         return CertificateFiles(
-            name, issued.fullchain_pem, encrypted_key, self._key_digest(issued, encrypted_key)
+            name,
+            issued.fullchain_pem,
+            encrypted_key,
+            self._key_digest(issued, encrypted_key),
+            issued.not_after - RENEW_BEFORE,
         )
+
+    def certificate_stamp(self, name: str) -> str | None:
+        """Size and mtime of the CA certificate and of the certificate's files: any issuance
+        changes them. None when one is missing (it has to be issued)."""
+        pki_dir = self.deployment.pki_dir
+        stamps = []
+        for path in (f"{pki_dir}/ca.crt", f"{pki_dir}/certs/{name}.crt",
+                     f"{pki_dir}/keys/{name}.key"):  # fmt: skip
+            try:
+                found = os.stat(path)
+            except OSError:
+                return None
+            stamps.append(f"{found.st_size}:{found.st_mtime_ns}")
+        return ",".join(stamps)
 
     def _key_digest(self, issued: Issued, encrypted_key: bytes) -> str:
         """sha256 of the decrypted key, remembered beside it so renders need not decrypt it.

@@ -9,7 +9,7 @@ from souverain.deployment import Deployment
 from souverain.model.loader import load_suite
 from souverain.model.suite import Suite
 from souverain.paths import ROLES_DIR
-from souverain.render.build import WriteResult, previous_secret_files, read_manifest, write_build
+from souverain.render.build import WriteResult, previous_index, read_manifest, write_build
 from souverain.render.engine import Build, Renderer
 from souverain.render.materials import Materials
 
@@ -22,7 +22,7 @@ def render_in_memory(deployment: Deployment, suite: Suite, *, dry_run: bool) -> 
         roles_dir=ROLES_DIR,
         build_root=deployment.build_dir,
         suite_root=deployment.root,
-        previous=previous_secret_files(deployment),
+        index=previous_index(deployment),
     )
     build = renderer.render()
     materials.save()

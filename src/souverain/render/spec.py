@@ -8,7 +8,7 @@ files:
     per: host             # host (default) or tenant: one file per tenant served
     secret: false         # true: stored ansible-vault encrypted in build/
     when: "'mail' in host_components"   # optional Jinja expression
-vars_template: vars.yml.j2          # optional: role variables (YAML) for each host
+vars_template: vars.yml.j2          # optional: role variables (YAML, or JSON if .json.j2)
 secret_vars_template: secrets.yml.j2  # optional: the same, stored vault-encrypted
 """
 
@@ -18,10 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from ruamel.yaml import YAML
 
 from souverain.errors import RenderError
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class FileSpec(BaseModel):
@@ -52,7 +54,7 @@ def load_spec(roles_dir: Path, component: str) -> RenderSpec:
     if not path.exists():
         return RenderSpec()
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_LOADER) or {}
         return RenderSpec.model_validate(data)
-    except (ValidationError, ValueError) as error:
+    except (ValidationError, ValueError, yaml.YAMLError) as error:
         raise RenderError(f"{path} is invalid: {error}") from None

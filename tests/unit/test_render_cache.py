@@ -1,0 +1,180 @@
+"""The render cache: a render costs what changed, and gives the bytes a full render gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from souverain import vault
+from souverain.deployment import Deployment
+from souverain.errors import RenderError
+from souverain.render import pipeline
+from souverain.render.cache import INDEX
+from souverain.render.spec import load_spec
+from souverain.secrets import TOP_KEY, read_password
+
+FIXTURE_ROLES = Path(__file__).parent / "fixtures" / "roles"
+EXTRA_TENANTS = """
+  - id: beta
+    name: "Beta"
+    domain: beta.example.org
+  - id: gamma
+    name: "Gamma"
+    domain: gamma.example.org
+"""
+
+
+def add_tenants(suite_file: Path) -> None:
+    text = suite_file.read_text()
+    suite_file.write_text(text.replace("\ncomponents:\n", f"\n{EXTRA_TENANTS}\ncomponents:\n", 1))
+
+
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A three-tenant deployment rendered once with every role (keys made only once)."""
+    from souverain.scaffold import init_deployment
+    from souverain.secrets import ensure_password_file
+
+    root = tmp_path_factory.mktemp("cache") / "suite"
+    init_deployment(root, domain="acme.example.org", name="acme")
+    add_tenants(root / "suite.yml")
+    deployment = Deployment.at(root)
+    ensure_password_file(deployment)
+    pipeline.render_deployment(deployment)
+    return root
+
+
+@pytest.fixture
+def deployment(rendered_once: Path, tmp_path: Path) -> Deployment:
+    """A copy of it, rendered once where it now lives (the inventory holds absolute paths)."""
+    copy = tmp_path / "suite"
+    shutil.copytree(rendered_once, copy, symlinks=True)
+    deployment = Deployment.at(copy)
+    moved = pipeline.render_deployment(deployment)
+    assert moved.build.reused == len(moved.build.groups)
+    return deployment
+
+
+def build_tree(deployment: Deployment) -> dict[str, bytes]:
+    root = deployment.build_dir.resolve()
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != INDEX
+    }
+
+
+def rendered_from_scratch(deployment: Deployment, tmp_path: Path) -> dict[str, bytes]:
+    """The same deployment rendered with no previous build to borrow from."""
+    aside = tmp_path / "aside"
+    shutil.copytree(deployment.root, aside, symlinks=True)
+    (deployment.root / "build").unlink()
+    for old in deployment.root.glob(".build-*"):
+        shutil.rmtree(old)
+    try:
+        outcome = pipeline.render_deployment(deployment)
+        assert outcome.build.reused == 0
+        return build_tree(deployment)
+    finally:
+        shutil.rmtree(deployment.root)
+        aside.rename(deployment.root)
+
+
+def rename_tenant(deployment: Deployment, tenant: str, name: str) -> None:
+    text = deployment.suite_file.read_text()
+    marker = f"  - id: {tenant}\n    name: "
+    start = text.index(marker) + len(marker)
+    end = text.index("\n", start)
+    deployment.suite_file.write_text(text[:start] + json.dumps(name) + text[end:])
+
+
+def test_a_second_render_reuses_every_group_and_writes_nothing(deployment: Deployment):
+    outcome = pipeline.render_deployment(deployment)
+    assert not outcome.written.changed
+    assert outcome.build.reused == len(outcome.build.groups) > 20
+
+
+def test_one_changed_tenant_renders_its_groups_only_and_gives_a_full_renders_bytes(
+    deployment: Deployment, tmp_path: Path
+):
+    before = pipeline.render_deployment(deployment).build
+    rename_tenant(deployment, "beta", "Beta renamed")
+    outcome = pipeline.render_deployment(deployment)
+    assert outcome.written.changed
+    rendered_again = {
+        name for name, record in outcome.build.groups.items() if before.groups[name] != record
+    }
+    tenant_groups = [name for name in before.groups if name.count("/") == 2]
+    assert any(name.endswith("/beta") for name in rendered_again)
+    assert not any(name.endswith(("/acme", "/gamma")) for name in rendered_again)
+    untouched_tenants = [n for n in tenant_groups if not n.endswith("/beta")]
+    assert outcome.build.reused >= len(untouched_tenants)
+    assert build_tree(deployment) == rendered_from_scratch(deployment, tmp_path)
+
+
+def test_plan_of_one_changed_tenant_names_its_files(deployment: Deployment):
+    rename_tenant(deployment, "gamma", "Gamma renamed")
+    _, changes = pipeline.plan_changes(deployment)
+    tenants = {change.tenant for change in changes}
+    assert "gamma" in tenants
+    assert tenants <= {"gamma", None}
+
+
+def test_a_file_edited_by_hand_in_the_build_is_rendered_again(deployment: Deployment):
+    target = deployment.build_dir / "hosts/srv1/files/var/www/souverain/beta/index.html"
+    original = target.read_bytes()
+    target.write_bytes(original + b"<!-- edited -->\n")
+    outcome = pipeline.render_deployment(deployment)
+    assert outcome.written.changed
+    assert (deployment.build_dir / target.relative_to(deployment.build_dir)).read_bytes() == (
+        original
+    )
+
+
+def test_a_secret_changed_with_ansible_vault_edit_renders_its_files_again(
+    deployment: Deployment, tmp_path: Path
+):
+    password = read_password(deployment)
+    document = json.loads(vault.read_file(deployment.secrets_file, password))
+    names = [name for name in document[TOP_KEY] if name.startswith("chat/beta/")]
+    assert names, sorted(document[TOP_KEY])
+    document[TOP_KEY][names[0]] = "changed-by-hand-0123456789abcdef"
+    vault.write_file(deployment.secrets_file, json.dumps(document).encode(), password, mode=0o600)
+    before = build_tree(deployment)
+    pipeline.render_deployment(deployment)
+    after = build_tree(deployment)
+    assert [path for path in after if after[path] != before.get(path)]
+    assert after == rendered_from_scratch(deployment, tmp_path)
+
+
+def test_the_index_holds_no_secret_value(deployment: Deployment):
+    password = read_password(deployment)
+    document = json.loads(vault.read_file(deployment.secrets_file, password))
+    index = (deployment.build_dir / INDEX).read_text()
+    for value in document[TOP_KEY].values():
+        assert value not in index
+        for line in value.splitlines():
+            if len(line) > 20:
+                assert line not in index
+
+
+@pytest.fixture
+def roles_reading_all_tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    roles = tmp_path / "roles"
+    shutil.copytree(FIXTURE_ROLES, roles)
+    template = roles / "proxy/templates/etc/demo/tenant.conf.j2"
+    template.write_text(template.read_text() + "{{ suite.tenants | length }}\n")
+    load_spec.cache_clear()
+    monkeypatch.setattr(pipeline, "ROLES_DIR", roles)
+    yield roles
+    load_spec.cache_clear()
+
+
+def test_a_per_tenant_template_may_not_read_the_other_tenants(
+    deployment_dir: Path, roles_reading_all_tenants: Path
+):
+    with pytest.raises(RenderError, match=r"tenant\.conf\.j2: a per-tenant template reads"):
+        pipeline.render_deployment(Deployment.at(deployment_dir))
