@@ -16,7 +16,7 @@ from pathlib import Path
 
 from souverain.deployment import Deployment
 from souverain.model.loader import load_suite
-from souverain.render.pipeline import render_deployment
+from souverain.render.pipeline import plan_changes, render_deployment
 from souverain.scaffold import ScaffoldHost, suite_yaml
 from souverain.secrets import ensure_password_file
 
@@ -60,8 +60,28 @@ def bench_suite(tenants: int, repeat: int) -> None:
         print(
             f"{tenants:>6} tenants  validate {validate[0]:.3f}s (median {validate[1]:.3f})  "
             f"first render {cold:.3f}s (CA, certificates, secrets created)  "
-            f"re-render {warm[0]:.3f}s (median {warm[1]:.3f})  {files} files"
+            f"re-render {warm[0]:.3f}s (median {warm[1]:.3f})  {files} files",
+            flush=True,
         )
+        plan, render = one_tenant_changed(deployment, tenants)
+        print(
+            f"{tenants:>6} tenants  one tenant renamed: plan {plan:.3f}s, render {render:.3f}s",
+            flush=True,
+        )
+
+
+def one_tenant_changed(deployment: Deployment, tenants: int) -> tuple[float, float]:
+    """plan, then render, after renaming the tenant in the middle of the suite."""
+    middle = tenants // 2
+    text = deployment.suite_file.read_text()
+    old = f'name: "Tenant {middle}"'
+    deployment.suite_file.write_text(text.replace(old, f'name: "Tenant {middle} renamed"'))
+    start = time.perf_counter()
+    plan_changes(deployment)
+    plan = time.perf_counter() - start
+    start = time.perf_counter()
+    render_deployment(deployment)
+    return plan, time.perf_counter() - start
 
 
 def bench_help(repeat: int) -> None:

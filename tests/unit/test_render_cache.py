@@ -17,6 +17,7 @@ from souverain.render.spec import load_spec
 from souverain.secrets import TOP_KEY, read_password
 
 FIXTURE_ROLES = Path(__file__).parent / "fixtures" / "roles"
+NO_TRASH = shutil.ignore_patterns(".build-trash-*")  # old builds a detached rm is deleting
 EXTRA_TENANTS = """
   - id: beta
     name: "Beta"
@@ -51,7 +52,7 @@ def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deployment(rendered_once: Path, tmp_path: Path) -> Deployment:
     """A copy of it, rendered once where it now lives (the inventory holds absolute paths)."""
     copy = tmp_path / "suite"
-    shutil.copytree(rendered_once, copy, symlinks=True)
+    shutil.copytree(rendered_once, copy, symlinks=True, ignore=NO_TRASH)
     deployment = Deployment.at(copy)
     moved = pipeline.render_deployment(deployment)
     assert moved.build.reused == len(moved.build.groups)
@@ -70,10 +71,10 @@ def build_tree(deployment: Deployment) -> dict[str, bytes]:
 def rendered_from_scratch(deployment: Deployment, tmp_path: Path) -> dict[str, bytes]:
     """The same deployment rendered with no previous build to borrow from."""
     aside = tmp_path / "aside"
-    shutil.copytree(deployment.root, aside, symlinks=True)
+    shutil.copytree(deployment.root, aside, symlinks=True, ignore=NO_TRASH)
     (deployment.root / "build").unlink()
     for old in deployment.root.glob(".build-*"):
-        shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
     try:
         outcome = pipeline.render_deployment(deployment)
         assert outcome.build.reused == 0

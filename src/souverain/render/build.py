@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,10 +153,34 @@ def _intact(target: Path, build: Build) -> bool:
 
 
 def _remove_stale(root: Path, *, keep: str) -> None:
+    """Remove the builds the link no longer points to.
+
+    A build of many tenants holds thousands of directories, and removing them can take
+    seconds on a busy disk: they are renamed out of the way at once (so nothing can mistake
+    them for the current build) and deleted by a detached `rm`, which the next render starts
+    again if it was interrupted.
+    """
+    trash = []
     for entry in root.glob(".build-*"):
         if entry.name == keep or entry.name.startswith(".build-replaced-"):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            if entry.name.startswith(".build-trash-"):
+                trash.append(entry)
+                continue
+            moved = root / f".build-trash-{os.getpid()}-{entry.name.removeprefix('.build-')}"
+            try:
+                entry.rename(moved)
+            except OSError:
+                continue
+            trash.append(moved)
         else:
             entry.unlink(missing_ok=True)
+    if trash:
+        subprocess.Popen(
+            ["rm", "-rf", "--one-file-system", "--", *map(str, trash)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
