@@ -104,6 +104,14 @@ def test_logins_use_the_directory_and_the_tenant_portal(deployment):
     )
 
 
+def test_role_variables_name_each_database_and_the_postgresql_host(deployment):
+    [path] = deployment.build_dir.glob("inventory/host_vars/*/souverain.json")
+    variables = json.loads(path.read_text())
+    assert variables["chat_databases"] == {"acme": "synapse_acme", "beta-org": "synapse_beta_org"}
+    assert variables["chat_postgresql_host"] == path.parent.name
+    assert variables["chat_synapse_version"] == "1.163.2"
+
+
 def test_secrets_are_encrypted_and_match_the_store(deployment):
     password = read_password(deployment)
     store = SecretStore.open(deployment)
