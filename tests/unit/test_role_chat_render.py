@@ -71,6 +71,8 @@ def test_sovereign_defaults_when_federation_is_off(deployment):
     assert conf["federation_client_minimum_tls_version"] == "1.2"
     assert conf["url_preview_enabled"] is False
     assert conf["enable_registration"] is False
+    # An office behind one address signs in without queueing; per account, upstream's limits.
+    assert conf["rc_login"] == {"address": {"per_second": 0.2, "burst_count": 50}}
     assert conf["enable_3pid_lookup"] is False
     assert "default_identity_server" not in conf
     assert "media_retention" not in conf
