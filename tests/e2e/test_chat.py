@@ -1,44 +1,65 @@
-"""Chat on a lab host: Synapse per tenant deployed, directory users talk through a real
-Matrix client (matrix-nio), OIDC sends browsers to the tenant's portal, federation is absent
-when off, and messages survive a re-deploy with a changed setting.
+"""Chat on a lab host: Synapse per tenant deployed at an older pinned release, directory
+users talk through a real Matrix client (matrix-nio), then the pin moves to the model's
+default and the re-deploy upgrades in place with the rooms intact. On the upgraded suite:
+OIDC logins through the tenant's portal end in the same account as password logins, calls
+get the suite's own TURN server, federation is absent when off, and messages survive a
+re-deploy with a changed setting.
 
-The lab has no DNS for the tenant's names: the Matrix client resolves them to the proxy's
-address itself (TLS SNI and Host stay the real names); nothing on this machine is edited.
-Works whether or not test_deploy.py deployed the session lab first.
+The order is fixed by the fixtures: the first test that needs `chat` deploys the older
+release, makes the conversation on it and upgrades; every test then runs on the upgraded
+suite. The lab has no DNS for the tenant's names: the Matrix client resolves them to the
+proxy's address itself (TLS SNI and Host stay the real names); nothing on this machine is
+edited. Works whether or not test_deploy.py deployed the session lab first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
+from souverain.model.components import ChatSettings
 from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.test_identity import Forms, Portal
 
 pytestmark = pytest.mark.lab
 
-PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "directory", "sso", "chat")
+PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "directory", "sso", "chat", "visio")
 PROJECT = Path(__file__).resolve().parents[2]
-PEOPLE = ("chatada", "chatbob")
+PEOPLE = ("chatada", "chatbob", "chatcy")
+# The upgrade starts from an older release than the model's default: three minor releases
+# back, published for Python 3.13 (Debian 13), with the same database schema generation
+# (94), so that the test also runs on a lab whose database a newer release already made.
+# Move it along when the default moves.
+OLDER_SYNAPSE = "1.160.0"
+DEFAULT_SYNAPSE = ChatSettings.model_fields["synapse_version"].default
+PIN_AFTER = "    url_previews: false\n"
 
 
-def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_playbooks(
+    deployment: Path, playbooks: tuple[str, ...] = PLAYBOOKS
+) -> tuple[subprocess.CompletedProcess[str], float]:
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
     argv = [
         str(Path(sys.executable).with_name("ansible-playbook")),
         "-i", str(deployment / "build" / "inventory"),
         "--vault-password-file", str(deployment / ".vault-password"),
-        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in PLAYBOOKS],
+        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in playbooks],
     ]  # fmt: skip
     started = time.monotonic()
     result = subprocess.run(
@@ -62,13 +83,111 @@ def changed_count(output: str) -> int:
     )
 
 
+def pin_synapse(deployment: Path, version: str | None) -> None:
+    """Set components.chat.synapse_version in suite.yml, or remove it (None: the default)."""
+    suite_file = deployment / "suite.yml"
+    lines = [
+        line
+        for line in suite_file.read_text().splitlines(keepends=True)
+        if not line.startswith("    synapse_version:")
+    ]
+    text = "".join(lines)
+    assert PIN_AFTER in text, "the lab suite.yml changed shape"
+    if version:
+        text = text.replace(PIN_AFTER, PIN_AFTER + f'    synapse_version: "{version}"\n')
+    suite_file.write_text(text)
+    render(deployment)
+
+
+def chat_host(lab: RunningLab) -> str:
+    hosts = json.loads((lab.directory / "build/inventory/hosts.yml").read_text())["all"]
+    return next(iter(hosts["children"]["chat"]["hosts"]))
+
+
+def postgresql_host(lab: RunningLab) -> str:
+    hosts = json.loads((lab.directory / "build/inventory/hosts.yml").read_text())["all"]
+    return next(iter(hosts["children"]["postgresql"]["hosts"]))
+
+
+def running_release(lab: RunningLab, tenant: str) -> str:
+    """The release the tenant's homeserver process runs, asked on its socket (the proxy does
+    not pass /_synapse/admin on)."""
+    probe = (
+        "import http.client, json, socket\n"
+        "c = http.client.HTTPConnection('localhost')\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        f"s.connect('/run/souverain-synapse/{tenant}/synapse.sock')\n"
+        "c.sock = s\n"
+        "c.request('GET', '/_synapse/admin/v1/server_version')\n"
+        "print(json.load(c.getresponse())['server_version'])\n"
+    )
+    result = lab.ssh(chat_host(lab), "python3 -c " + shlex.quote(probe))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def applied_deltas(lab: RunningLab, tenant: str) -> int:
+    """How many schema deltas Synapse has applied to the tenant's database."""
+    query = "SELECT count(*) FROM applied_schema_deltas"
+    database = "synapse_" + tenant.replace("-", "_")
+    result = lab.ssh(
+        postgresql_host(lab),
+        f"runuser -u postgres -- psql -tAq -d {database} -c {shlex.quote(query)}",
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def forget_synapse(lab: RunningLab) -> None:
+    """When an earlier module deployed chat on the session lab, its databases were made by a
+    newer release than OLDER_SYNAPSE: the homeservers stop, their databases are dropped and
+    Synapse's virtualenvs removed, so that the upgrade starts from what the older release
+    makes. The deployment then recreates the empty databases."""
+    host = chat_host(lab)
+    if lab.ssh(host, "test -e /opt/souverain-synapse").returncode != 0:
+        return
+    print("chat: Synapse was already deployed on the session lab; starting again without it")
+    stopped = lab.ssh(
+        host, "systemctl stop 'souverain-synapse@*.service' && rm -rf /opt/souverain-synapse"
+    )
+    assert stopped.returncode == 0, stopped.stderr
+    database = "synapse_" + tenant_info(lab)["id"].replace("-", "_")
+    dropped = lab.ssh(postgresql_host(lab), f"runuser -u postgres -- dropdb --if-exists {database}")
+    assert dropped.returncode == 0, dropped.stderr
+
+
 @pytest.fixture(scope="module")
-def chat(lab_session: RunningLab) -> RunningLab:
-    render(lab_session.directory)
-    first, seconds = run_playbooks(lab_session.directory)
-    assert first.returncode == 0, first.stdout[-5000:]
-    print(f"chat: deploy {seconds:.0f} s")
-    return lab_session
+def older(lab_session: RunningLab) -> Iterator[RunningLab]:
+    """The suite deployed with the older Synapse pinned, where the upgrade starts. The pin
+    goes at the end in any case, so later modules deploy the model's default."""
+    pin_synapse(lab_session.directory, OLDER_SYNAPSE)
+    forget_synapse(lab_session)
+    try:
+        first, seconds = run_playbooks(lab_session.directory)
+        assert first.returncode == 0, first.stdout[-5000:]
+        print(f"chat: deploy with Synapse {OLDER_SYNAPSE} {seconds:.0f} s")
+        assert running_release(lab_session, tenant_info(lab_session)["id"]) == OLDER_SYNAPSE
+        yield lab_session
+    finally:
+        pin_synapse(lab_session.directory, None)
+
+
+@pytest.fixture(scope="module")
+def upgrade(older: RunningLab, conversation: dict[str, str]) -> dict:
+    """The pin removed (the model's default) and the suite re-deployed: the upgrade."""
+    tenant = tenant_info(older)["id"]
+    before = applied_deltas(older, tenant)
+    pin_synapse(older.directory, None)
+    upgraded, seconds = run_playbooks(older.directory)
+    assert upgraded.returncode == 0, upgraded.stdout[-5000:]
+    print(f"chat: upgrade {OLDER_SYNAPSE} -> {DEFAULT_SYNAPSE} {seconds:.0f} s")
+    return {"stdout": upgraded.stdout, "seconds": seconds, "deltas_before": before}
+
+
+@pytest.fixture(scope="module")
+def chat(upgrade: dict, older: RunningLab) -> RunningLab:
+    """The suite on the model's default Synapse, upgraded from the older release."""
+    return older
 
 
 def tenant_info(lab: RunningLab) -> dict:
@@ -117,12 +236,12 @@ def https(lab: RunningLab, name: str, address: str):
 
 
 @pytest.fixture(scope="module")
-def people(chat: RunningLab) -> dict[str, str]:
-    tenant = tenant_info(chat)["id"]
+def people(older: RunningLab) -> dict[str, str]:
+    tenant = tenant_info(older)["id"]
     passwords = {}
     for uid in PEOPLE:
-        souverain("-C", str(chat.directory), "user", "remove", "--tenant", tenant, uid)
-        added = souverain("-C", str(chat.directory), "user", "add", "--tenant", tenant, uid,
+        souverain("-C", str(older.directory), "user", "remove", "--tenant", tenant, uid)
+        added = souverain("-C", str(older.directory), "user", "add", "--tenant", tenant, uid,
                           "--given-name", uid.capitalize(), "--surname", "Lab",
                           "--email", f"{uid}@example.org", "--generate", "--json")  # fmt: skip
         assert added.returncode == 0, added.stderr
@@ -188,10 +307,12 @@ async def read_messages(client, room_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def conversation(chat: RunningLab, people: dict[str, str]) -> dict[str, str]:
-    """chatada creates a room, invites chatbob and writes; chatbob joins and reads it."""
+def conversation(older: RunningLab, people: dict[str, str]) -> dict[str, str]:
+    """On the older release: chatada creates a room, invites chatbob and writes; chatbob
+    joins and reads it."""
     from nio import JoinResponse, RoomCreateResponse, RoomSendResponse
 
+    chat = older
     info = tenant_info(chat)
     text = f"bonjour {uuid.uuid4().hex[:8]}"
 
@@ -227,6 +348,83 @@ def test_verify_is_green_for_chat(chat: RunningLab):
     assert all(r["result"] == "passed" and r["passed"] > 0 for r in mine), mine
 
 
+def test_the_upgrade_runs_the_pinned_release_on_the_migrated_database(
+    chat: RunningLab, upgrade: dict
+):
+    tenant = tenant_info(chat)["id"]
+    assert running_release(chat, tenant) == DEFAULT_SYNAPSE
+    # The new release's schema deltas were applied to the database the old one made.
+    assert applied_deltas(chat, tenant) > upgrade["deltas_before"]
+    host = chat_host(chat)
+    link = chat.ssh(host, "readlink /opt/souverain-synapse/venv").stdout.strip()
+    assert link == f"/opt/souverain-synapse/synapse-{DEFAULT_SYNAPSE}-ldap3-0.4.0"
+    kept = chat.ssh(host, "ls /opt/souverain-synapse").stdout.split()
+    assert f"synapse-{OLDER_SYNAPSE}-ldap3-0.4.0" in kept, "the previous virtualenv is kept"
+
+
+def test_the_upgrade_dumped_each_database_before_the_switch(chat: RunningLab, upgrade: dict):
+    tenant = tenant_info(chat)["id"]
+    output = upgrade["stdout"]
+    steps = [
+        "Stop every homeserver before the dump",
+        "Dump each homeserver's database before the new release migrates it",
+        "Switch the homeservers to the pinned releases' virtualenv",
+        "Restart every homeserver",
+    ]
+    positions = [output.index(f"[chat : {step}]") for step in steps]
+    assert positions == sorted(positions), "stop, dump, switch, then start"
+    dump = (
+        f"/var/backups/souverain-synapse/"
+        f"{tenant}-synapse-{OLDER_SYNAPSE}-before-{DEFAULT_SYNAPSE}.dump"
+    )
+    listed = chat.ssh(postgresql_host(chat), f"pg_restore --list {dump}")
+    assert listed.returncode == 0, listed.stderr
+    assert "TABLE DATA public events" in listed.stdout
+    assert chat.ssh(postgresql_host(chat), f"stat -c %a {dump}").stdout.strip() == "600"
+
+
+def test_the_rooms_and_messages_survive_the_upgrade(
+    chat: RunningLab, people: dict[str, str], conversation: dict[str, str]
+):
+    info = tenant_info(chat)
+
+    async def reread() -> tuple[list[str], list[str]]:
+        async with Matrix(chat, info, "chatada") as ada:
+            await login(ada, people["chatada"])
+            rooms = await ada.joined_rooms()
+        async with Matrix(chat, info, "chatbob") as bob:
+            await login(bob, people["chatbob"])
+            return rooms.rooms, await read_messages(bob, conversation["room_id"])
+
+    rooms, bodies = asyncio.run(reread())
+    assert conversation["room_id"] in rooms
+    assert conversation["text"] in bodies
+
+
+def test_a_release_that_cannot_be_installed_leaves_the_homeservers_running(chat: RunningLab):
+    """A pin pip cannot satisfy fails the deployment before anything running is touched."""
+    tenant = tenant_info(chat)["id"]
+    host = chat_host(chat)
+    started_at = f"systemctl show -p ExecMainStartTimestampMonotonic souverain-synapse@{tenant}"
+    started = chat.ssh(host, started_at)
+    missing = "9.9.9"  # no such release on the package index
+    try:
+        pin_synapse(chat.directory, missing)
+        failed, seconds = run_playbooks(chat.directory, ("chat",))
+        print(f"chat: refused release {seconds:.0f} s")
+    finally:
+        pin_synapse(chat.directory, None)
+    assert failed.returncode != 0
+    said = " ".join(failed.stdout.split())
+    assert f"Synapse {missing} (with matrix-synapse-ldap3 0.4.0) could not be installed" in said
+    assert "The homeservers still run the release they ran before" in said
+    assert running_release(chat, tenant) == DEFAULT_SYNAPSE
+    again = chat.ssh(host, started_at)
+    assert again.stdout == started.stdout, "the homeserver was not restarted"
+    left = chat.ssh(host, "ls /opt/souverain-synapse").stdout.split()
+    assert not [name for name in left if missing in name], left
+
+
 def test_redeploy_changes_nothing(chat: RunningLab):
     again, seconds = run_playbooks(chat.directory)
     assert again.returncode == 0, again.stdout[-5000:]
@@ -244,7 +442,10 @@ def test_clients_discover_the_homeserver_on_the_tenant_domain(chat: RunningLab):
     with https(chat, info["domain"], info["address"]) as apex:
         client = apex.get("/.well-known/matrix/client")
         assert client.status_code == 200
-        assert client.json() == {"m.homeserver": {"base_url": f"https://{info['homeserver']}"}}
+        assert client.json() == {
+            "m.homeserver": {"base_url": f"https://{info['homeserver']}"},
+            "io.element.voip": {"disable_fallback_ice": True},
+        }
     with https(chat, info["homeserver"], info["address"]) as homeserver:
         versions = homeserver.get("/_matrix/client/versions")
         assert versions.status_code == 200 and versions.json()["versions"]
@@ -295,6 +496,161 @@ def test_oidc_login_goes_to_the_tenant_portal(chat: RunningLab):
     assert query["client_id"] == ["chat"]
     assert query["redirect_uri"] == [f"https://{info['homeserver']}/_synapse/client/oidc/callback"]
     assert "openid" in query["scope"][0].split()
+
+
+def sso_login_token(lab: RunningLab, info: dict, uid: str, password: str) -> str:
+    """A browser's SSO login: Synapse sends it to the portal, the person signs in there, the
+    portal sends it back to Synapse's callback, and Synapse hands Element a login token."""
+    ca = lab.directory / "pki" / "ca.crt"
+    element = f"https://chat.{info['domain']}/"
+    homeserver = Portal(info["homeserver"], info["address"], ca)
+    start = homeserver.client.get(
+        homeserver.url("/_matrix/client/v3/login/sso/redirect/oidc?")
+        + urlencode({"redirectUrl": element})
+    )
+    assert start.status_code == 302, start.text
+    authorize = start.headers["location"]
+    assert authorize.startswith(f"https://{info['portal']}/oauth2/authorize?")
+    portal = Portal(info["portal"], info["address"], ca)
+    page = portal.client.get(authorize)
+    assert page.status_code == 200, page.text[:500]
+    parser = Forms()
+    parser.feed(page.text)
+    form = next(f for f in parser.forms if "password" in f["fields"])
+    response = portal.client.post(
+        portal.url("/"), data=dict(form["fields"], user=uid, password=password)
+    )
+    callback = f"https://{info['homeserver']}/_synapse/client/oidc/callback"
+    location = ""
+    for _ in range(5):
+        location = response.headers.get("location") or ""
+        if not location or location.startswith(callback):
+            break
+        response = portal.client.get(location)
+    assert location.startswith(callback), response.text[:500]
+    done = homeserver.client.get(location)
+    # Element's address is in Synapse's sso.client_whitelist: straight back, no extra page.
+    assert done.status_code == 302, done.text[:1000]
+    back = done.headers["location"]
+    assert back.startswith(element), back
+    return parse_qs(urlparse(back).query)["loginToken"][0]
+
+
+async def token_login(client, token: str) -> str:
+    from nio import LoginResponse
+
+    response = await client.login(token=token, device_name="souverain e2e sso")
+    assert isinstance(response, LoginResponse), response
+    return response.user_id
+
+
+def test_oidc_login_through_the_portal_opens_the_password_login_account(
+    chat: RunningLab, people: dict[str, str], conversation: dict[str, str]
+):
+    """chatada logged in with her password before the upgrade; through the portal she gets
+    the same account, with her room."""
+    info = tenant_info(chat)
+    token = sso_login_token(chat, info, "chatada", people["chatada"])
+
+    async def sign_in() -> tuple[str, list[str]]:
+        async with Matrix(chat, info, "chatada") as ada:
+            user = await token_login(ada, token)
+            return user, (await ada.joined_rooms()).rooms
+
+    user, rooms = asyncio.run(sign_in())
+    assert user == user_id(info, "chatada")
+    assert conversation["room_id"] in rooms
+
+
+def test_a_first_login_through_the_portal_makes_the_account_the_password_opens(
+    chat: RunningLab, people: dict[str, str]
+):
+    """chatcy never logged in: the portal login makes @chatcy, which her password opens."""
+    info = tenant_info(chat)
+    token = sso_login_token(chat, info, "chatcy", people["chatcy"])
+
+    async def both_ways() -> tuple[str, str]:
+        async with Matrix(chat, info, "chatcy") as cy:
+            through_portal = await token_login(cy, token)
+        async with Matrix(chat, info, "chatcy") as cy:
+            await login(cy, people["chatcy"])
+            return through_portal, cy.user_id
+
+    through_portal, with_password = asyncio.run(both_ways())
+    assert through_portal == with_password == user_id(info, "chatcy")
+
+
+def test_a_login_token_is_used_once(chat: RunningLab, people: dict[str, str]):
+    from nio import LoginError
+
+    info = tenant_info(chat)
+    token = sso_login_token(chat, info, "chatbob", people["chatbob"])
+
+    async def twice():
+        async with Matrix(chat, info, "chatbob") as bob:
+            await token_login(bob, token)
+        async with Matrix(chat, info, "chatbob") as bob:
+            return await bob.login(token=token)
+
+    assert isinstance(asyncio.run(twice()), LoginError)
+
+
+def visio_host(lab: RunningLab) -> tuple[str, str] | None:
+    hosts = json.loads((lab.directory / "build/inventory/hosts.yml").read_text())["all"]
+    members = hosts["children"].get("visio", {}).get("hosts") or {}
+    if not members:
+        return None
+    name = next(iter(members))
+    return name, hosts["hosts"][name]["ansible_host"]
+
+
+def test_calls_get_the_suites_turn_server(chat: RunningLab, people: dict[str, str]):
+    """Synapse hands a logged-in user time-limited credentials for the suite's coturn,
+    signed with coturn's shared secret (TURN REST), and coturn accepts them when visio is
+    deployed on the lab."""
+    visio = visio_host(chat)
+    if visio is None:
+        pytest.skip("visio is off in the lab suite: the homeserver offers no TURN server")
+    host, address = visio
+    info = tenant_info(chat)
+
+    async def token() -> str:
+        async with Matrix(chat, info, "chatada") as ada:
+            await login(ada, people["chatada"])
+            return ada.access_token
+
+    access = asyncio.run(token())
+    with https(chat, info["homeserver"], info["address"]) as homeserver:
+        answer = homeserver.get(
+            "/_matrix/client/v3/voip/turnServer", headers={"Authorization": f"Bearer {access}"}
+        )
+        assert answer.status_code == 200, answer.text
+        anonymous = homeserver.get("/_matrix/client/v3/voip/turnServer")
+        assert anonymous.status_code == 401
+    turn = answer.json()
+    assert turn["uris"] == [
+        f"turn:{address}:3478?transport=udp",
+        f"turn:{address}:3478?transport=tcp",
+    ]
+    expiry, _, who = turn["username"].partition(":")
+    assert who == user_id(info, "chatada")
+    assert time.time() < int(expiry) <= time.time() + 3600 + 60
+    assert turn["ttl"] <= 3600
+    from souverain.deployment import Deployment
+    from souverain.secrets import SecretStore
+
+    shared = SecretStore.open(Deployment.at(chat.directory)).get("visio/turn")
+    signed = hmac.new(shared.encode(), turn["username"].encode(), hashlib.sha1).digest()
+    assert turn["password"] == base64.b64encode(signed).decode()
+    if chat.ssh(host, "systemctl is-active coturn").stdout.strip() != "active":
+        pytest.skip(
+            "the credentials are signed with coturn's secret, but coturn is not running on "
+            "this lab (visio is not in this module's playbooks; test_visio.py deploys it)"
+        )
+    command = ["turnutils_uclient", "-y", "-n", "2", "-m", "1", "-l", "100",
+               "-u", turn["username"], "-w", turn["password"], address]  # fmt: skip
+    allocated = chat.ssh(host, "timeout 30 " + shlex.join(command))
+    assert allocated.returncode == 0, allocated.stdout[-2000:] + allocated.stderr[-2000:]
 
 
 def test_federation_is_absent_when_off(chat: RunningLab):

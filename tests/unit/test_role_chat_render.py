@@ -21,6 +21,10 @@ def two_tenants(data) -> None:
 
 def federating(data) -> None:
     two_tenants(data)
+    # A tenant without visio: no TURN for its calls.
+    data["tenants"].append(
+        {"id": "gamma", "name": "Gamma", "domain": "gamma.example.net", "components": ["chat"]}
+    )
     data["components"]["chat"] = {
         "federation": {"mode": "allowlist", "allowlist": ["partner.example.com"]},
         "url_previews": True,
@@ -67,6 +71,8 @@ def test_sovereign_defaults_when_federation_is_off(deployment):
     assert conf["federation_client_minimum_tls_version"] == "1.2"
     assert conf["url_preview_enabled"] is False
     assert conf["enable_registration"] is False
+    # An office behind one address signs in without queueing; per account, upstream's limits.
+    assert conf["rc_login"] == {"address": {"per_second": 0.2, "burst_count": 50}}
     assert conf["enable_3pid_lookup"] is False
     assert "default_identity_server" not in conf
     assert "media_retention" not in conf
@@ -102,6 +108,55 @@ def test_logins_use_the_directory_and_the_tenant_portal(deployment):
     assert oidc["user_mapping_provider"]["config"]["localpart_template"] == (
         "{{ user.preferred_username }}"
     )
+
+
+def test_oidc_and_password_logins_give_the_same_account(deployment):
+    conf = homeserver(deployment, "acme")
+    [oidc] = conf["oidc_providers"]
+    # The password provider makes @<uid>; the portal's preferred_username is the uid.
+    assert conf["modules"][0]["config"]["attributes"]["uid"] == "uid"
+    assert oidc["user_mapping_provider"]["config"]["localpart_template"] == (
+        "{{ user.preferred_username }}"
+    )
+    assert oidc["allow_existing_users"] is True
+    sso = built(deployment, "/etc/souverain/sso/acme/lmConf.json")
+    if vault.is_encrypted(sso):
+        sso = vault.decrypt(sso, read_password(deployment))
+    claims = json.loads(sso)["oidcRPMetaDataExportedVars"]["chat"]
+    assert claims["preferred_username"] == "uid"
+    # Synapse's own Element skips the "continue to your client?" page.
+    assert conf["sso"]["client_whitelist"] == ["https://chat.acme.example.org/"]
+
+
+def test_calls_relay_through_the_suites_coturn_when_visio_is_on(deployment):
+    conf = homeserver(deployment, "beta-org")
+    address = yaml.safe_load(deployment.suite_file.read_text())["hosts"][0]["address"]
+    assert conf["turn_uris"] == [
+        f"turn:{address}:3478?transport=udp",
+        f"turn:{address}:3478?transport=tcp",
+    ]
+    assert conf["turn_shared_secret_path"] == "/etc/souverain/chat/beta-org/turn_shared_secret"
+    assert "turn_shared_secret" not in conf
+    assert conf["turn_allow_guests"] is False
+    stored = built(deployment, "/etc/souverain/chat/beta-org/turn_shared_secret")
+    assert vault.is_encrypted(stored)
+    secret = SecretStore.open(deployment).get("visio/turn")
+    assert vault.decrypt(stored, read_password(deployment)).decode() == secret + "\n"
+
+
+def test_no_turn_when_visio_is_off_for_the_tenant(open_deployment):
+    conf = homeserver(open_deployment, "gamma")
+    assert "turn_uris" not in conf and "turn_shared_secret_path" not in conf
+    assert not list(open_deployment.build_dir.glob("hosts/*/files/etc/souverain/chat/gamma/turn*"))
+    assert "turn_uris" in homeserver(open_deployment, "acme")
+
+
+def test_role_variables_name_each_database_and_the_postgresql_host(deployment):
+    [path] = deployment.build_dir.glob("inventory/host_vars/*/souverain.json")
+    variables = json.loads(path.read_text())
+    assert variables["chat_databases"] == {"acme": "synapse_acme", "beta-org": "synapse_beta_org"}
+    assert variables["chat_postgresql_host"] == path.parent.name
+    assert variables["chat_synapse_version"] == "1.163.2"
 
 
 def test_secrets_are_encrypted_and_match_the_store(deployment):
@@ -147,6 +202,8 @@ def test_element_sets_every_vendor_default(deployment):
 def test_proxy_serves_delegation_and_hides_federation_when_off(deployment, open_deployment):
     closed = built(deployment, "/etc/nginx/sites-available/souverain-tenant-acme.conf").decode()
     assert "location = /.well-known/matrix/client" in closed
+    # Element never falls back on a vendor's public STUN server for calls.
+    assert '"io.element.voip": {"disable_fallback_ice": true}' in closed
     assert "location = /.well-known/matrix/server" not in closed
     assert "location ^~ /_matrix/federation/" in closed
     assert "unix:/run/souverain-synapse/acme/synapse.sock:" in closed

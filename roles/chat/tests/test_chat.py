@@ -40,6 +40,17 @@ def test_each_homeserver_runs_and_answers_on_its_socket(host):
         assert "versions" in json.loads(answer.stdout)
 
 
+def test_homeservers_run_a_complete_virtualenv_through_the_link(host):
+    if not tenants(host):
+        pytest.skip("no tenant's homeserver runs on this host")
+    link = host.file(VENV)
+    assert link.is_symlink, "the unit's virtualenv is a link to the pinned release's"
+    target = link.linked_to
+    assert target.startswith("/opt/souverain-synapse/synapse-")
+    marker = host.file(f"{target}/souverain-complete").content_string
+    assert marker.startswith("matrix-synapse==")
+
+
 def test_homeserver_runs_unprivileged_and_sandboxed(host):
     for name in tenants(host):
         unit = f"souverain-synapse@{name}.service"
