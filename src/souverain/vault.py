@@ -162,7 +162,10 @@ def _parse(vaulttext: bytes, source: str) -> tuple[bytes, bytes, bytes]:
             hint="Re-encrypt it with a current `ansible-vault rekey`.",
         )
     try:
-        inner = binascii.unhexlify(b"".join(line.strip() for line in lines[1:]))
+        body = b"".join(lines[1:])
+        if not body.isalnum():  # hex only, unless some line carries spaces around it
+            body = b"".join(line.strip() for line in lines[1:])
+        inner = binascii.unhexlify(body)
         salt_hex, mac_hex, ciphertext_hex = inner.split(b"\n", 2)
         return (
             binascii.unhexlify(salt_hex),

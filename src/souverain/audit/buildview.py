@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from souverain import vault
 from souverain.errors import UsageError
 
 PRIVATE_KEY_MARK = "PRIVATE KEY"
+_WILDCARD = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,11 @@ class BuildView:
     files: list[BuiltFile]
     _text: dict[str, str | None] = field(default_factory=dict)
     _by_host: dict[str | None, list[BuiltFile]] = field(default_factory=dict)
-    _parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _parsed: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    # Destinations of each pool (a host, or None for all files) sorted, with each file's
+    # position in the pool, so a glob is matched only against paths sharing its literal prefix.
+    _sorted: dict[str | None, tuple[list[str], list[int]]] = field(default_factory=dict)
+    _matches: dict[tuple[str | None, str], list[BuiltFile]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, password: bytes | None) -> BuildView:
@@ -68,8 +75,25 @@ class BuildView:
 
     def matching(self, host: str | None, pattern: str) -> list[BuiltFile]:
         """Files placed on ``host`` (every host when None) whose destination matches."""
-        pool = self.files if host is None else self._by_host.get(host, [])
-        return [item for item in pool if item.dest and fnmatch.fnmatchcase(item.dest, pattern)]
+        key = (host, pattern)
+        if key not in self._matches:
+            pool = self.files if host is None else self._by_host.get(host, [])
+            if host not in self._sorted:
+                order = sorted((item.dest, n) for n, item in enumerate(pool) if item.dest)
+                self._sorted[host] = ([dest for dest, _ in order], [n for _, n in order])
+            dests, positions = self._sorted[host]
+            # Every match starts with the pattern's literal prefix (fnmatch's * also matches /).
+            prefix = _WILDCARD.split(pattern, 1)[0]
+            match = re.compile(fnmatch.translate(pattern)).match
+            found = []
+            for index in range(bisect.bisect_left(dests, prefix), len(dests)):
+                dest = dests[index]
+                if not dest.startswith(prefix):
+                    break
+                if match(dest):
+                    found.append(positions[index])
+            self._matches[key] = [pool[n] for n in sorted(found)]
+        return list(self._matches[key])
 
     def text(self, item: BuiltFile) -> str | None:
         """The plaintext (decrypted in memory for secret files); None for private keys."""
@@ -86,7 +110,7 @@ class BuildView:
         self._text[item.path] = result
         return result
 
-    def cached(self, item: BuiltFile, kind: str, make: Any) -> Any:
+    def cached(self, item: BuiltFile, kind: Any, make: Any) -> Any:
         """``make(text)`` once per file and kind (parsed settings, meaningful lines...)."""
         key = (item.path, kind)
         if key not in self._parsed:

@@ -9,7 +9,7 @@ from souverain.audit.context import AuditContext
 from souverain.audit.expect import Judged, judge_lines, judge_setting
 from souverain.audit.expressions import evaluate
 from souverain.audit.findings import CheckResult, Evidence, Verdict
-from souverain.audit.parsers import PARSERS, meaningful_lines
+from souverain.audit.parsers import BY_KEYS, PARSERS, meaningful_lines
 from souverain.audit.rules import FileCheck, ManifestCheck, Rule
 
 MAX_PASSING_EVIDENCE = 3  # per host: enough to show where a passing setting was read
@@ -27,7 +27,12 @@ def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Jud
     fmt = check.format
     judged = []
     if check.settings:
-        entries = build.cached(item, fmt, PARSERS[fmt])
+        if fmt in BY_KEYS:
+            # Only what can hold a key the check reads (parsers.BY_KEYS): the same entries.
+            keys = tuple(sorted({setting.key for setting in check.settings}))
+            entries = build.cached(item, (fmt, keys), lambda text: PARSERS[fmt](text, keys))
+        else:
+            entries = build.cached(item, fmt, PARSERS[fmt])
         judged += [judge_setting(s, entries, fmt, item.where, redact) for s in check.settings]
     if check.lines:
         lines = build.cached(item, "#lines", meaningful_lines)
