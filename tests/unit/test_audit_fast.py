@@ -1,10 +1,11 @@
 """The audit's fast paths find exactly what the straightforward ones find.
 
-The audit matches globs against sorted paths, and parses only the lines (or JSON branches)
-that can hold the keys a check reads. Each shortcut must leave the report as it was: these
-tests audit a multi-tenant build, weakened in places, once through the plain paths (every
-file parsed whole, every glob tried on every path) and through the fast ones, and compare
-the reports.
+The audit matches globs against sorted paths, parses only the lines (or JSON branches) that
+can hold the keys a check reads, decrypts on every core, and keeps the judgements of
+unchanged files between runs (souverain.audit.cache). Each shortcut must leave the report as
+it was: these tests audit a multi-tenant build, weakened in places, once through the plain
+paths (every file parsed whole, every glob tried on every path, nothing cached) and through
+the fast ones, cold and warm, and compare the reports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ruamel.yaml import YAML
 from souverain import vault
 from souverain.audit import check_build
 from souverain.audit.buildview import BuildView, BuiltFile
+from souverain.audit.cache import CACHE_FILE, JudgementCache
 from souverain.audit.engine import AuditInput, audit_deployment, run
 from souverain.audit.parsers import (
     PARSERS,
@@ -118,6 +120,7 @@ def plain_report(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> dic
     """The audit through the straightforward paths: the reference the fast one must equal."""
     with monkeypatch.context() as patch:
         patch.setattr(BuildView, "matching", _plain_matching)
+        patch.setattr(BuildView, "prefetch", lambda self, items: None)
         patch.setattr(check_build, "BY_KEYS", frozenset())  # parse every file whole
         data = AuditInput(
             suite=load_suite(deployment.suite_file),
@@ -125,6 +128,7 @@ def plain_report(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> dic
             password=read_password(deployment),
             secrets=SecretStore.open(deployment).all_secret_values(),
             rules=load_rules(ROLES_DIR),
+            cache_file=None,
         )
         return _comparable(run(data, lang="en"))
 
@@ -139,13 +143,84 @@ def fast_report(deployment: Deployment) -> dict[str, Any]:
     return _comparable(audit_deployment(deployment, lang="en", render=False))
 
 
+def _decrypted_sources(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files vault.decrypt opens from now on (it still decrypts them)."""
+    opened: list[str] = []
+    real = vault.decrypt
+
+    def spy(data: bytes | str, password: bytes | str, *, source: str = "<data>") -> bytes:
+        opened.append(source)
+        return real(data, password, source=source)
+
+    monkeypatch.setattr(vault, "decrypt", spy)
+    return opened
+
+
 def test_fast_audit_finds_what_the_plain_one_finds(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = plain_report(deployment, monkeypatch)
     failing = {f["id"] for f in expected["findings"] if f["verdict"] == "fail"}
     assert failing >= WEAKENED  # the weakened files are judged, not only the clean ones
+    assert not (deployment.root / CACHE_FILE).exists()
+
+    assert fast_report(deployment) == expected  # cold: nothing cached yet
+    assert (deployment.root / CACHE_FILE).exists()
+
+    opened = _decrypted_sources(monkeypatch)
+    assert fast_report(deployment) == expected  # warm: unchanged files come from the cache
+    tenant_secrets = [s for s in opened if "/sso/" in s or "souverain-drive" in s]
+    assert not tenant_secrets, "a warm audit decrypts no unchanged tenant file"
+
+
+def test_the_cache_follows_every_change_to_the_build(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast_report(deployment)  # fills the cache
+    # Undo two weaknesses and add two, in clear and secret files; the manifest is untouched.
+    for dest, clean, weak in (_no_mfa(3), _weak_tls(1)):
+        edit(deployment, dest, weak, clean)
+    edit(deployment, *_no_mfa(0))
+    edit(deployment, *_weak_tls(2))
+    expected = plain_report(deployment, monkeypatch)
     assert fast_report(deployment) == expected
+    evidence = json.dumps([f for f in expected["findings"] if f["id"] in ("IAM-01", "TLS-01")])
+    assert "sso/t0/lmConf.json" in evidence and "sso/t3/lmConf.json" not in evidence
+    assert "tenant-t2.conf" in evidence and "tenant-t1.conf" not in evidence
+
+
+def test_the_cache_is_sealed_with_the_vault_password(deployment: Deployment) -> None:
+    fast_report(deployment)
+    path = deployment.root / CACHE_FILE
+    blob = path.read_bytes()
+    assert vault.is_encrypted(blob) and b"lmConf" not in blob
+    password = read_password(deployment)
+    secrets = SecretStore.open(deployment).all_secret_values()
+    rule = load_rules(ROLES_DIR).get("IAM-01")
+    [check] = [c for c in rule.build if isinstance(c, FileCheck)]
+    view = BuildView.open(deployment.build_dir, password)
+    [item] = view.matching(None, "/etc/souverain/sso/t0/lmConf.json")
+
+    def cached(cache: JudgementCache) -> bool:
+        key = cache.key(check, item, view.digest(item))
+        return key is not None and cache.get(key)[0]
+
+    assert cached(JudgementCache.open(path, password, secrets))
+    # Another password, other secrets to mask, or a damaged file: nothing is taken from it.
+    assert not cached(JudgementCache.open(path, b"another password", secrets))
+    assert not cached(JudgementCache.open(path, password, secrets | {"a-new-secret-value"}))
+    path.write_bytes(blob.replace(blob[-20:-10], b"0" * 10))
+    assert not cached(JudgementCache.open(path, password, secrets))
+
+
+def test_certificates_are_judged_afresh(deployment: Deployment) -> None:
+    """A certificate's days left change with the date, not with its bytes."""
+    cache = JudgementCache(deployment.root / CACHE_FILE, b"pw", [])
+    rule = load_rules(ROLES_DIR).get("TLS-03")
+    [check] = [c for c in rule.build if isinstance(c, FileCheck)]
+    assert check.format == "x509"
+    item = BuiltFile("hosts/srv1/files/x.crt", "srv1", "/x.crt", "pki", "0644", False)
+    assert cache.key(check, item, "0" * 64) is None
 
 
 def test_globs_match_as_fnmatch_does(deployment: Deployment) -> None:

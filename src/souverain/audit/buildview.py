@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import hashlib
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ class BuildView:
     # position in the pool, so a glob is matched only against paths sharing its literal prefix.
     _sorted: dict[str | None, tuple[list[str], list[int]]] = field(default_factory=dict)
     _matches: dict[tuple[str | None, str], list[BuiltFile]] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, password: bytes | None) -> BuildView:
@@ -99,16 +103,43 @@ class BuildView:
         """The plaintext (decrypted in memory for secret files); None for private keys."""
         if item.path in self._text:
             return self._text[item.path]
-        data = (self.root / item.path).read_bytes()
-        if item.secret:
-            if self.password is None:
-                self._text[item.path] = None
-                return None
-            data = vault.decrypt(data, self.password, source=item.where)
-        text = data.decode("utf-8", errors="replace")
-        result = None if PRIVATE_KEY_MARK in text else text
+        return self._keep(item, self._plaintext(item))
+
+    def _plaintext(self, item: BuiltFile) -> bytes | None:
+        data = self._read(item)
+        if not item.secret:
+            return data
+        if self.password is None:
+            return None
+        return vault.decrypt(data, self.password, source=item.where)
+
+    def _keep(self, item: BuiltFile, data: bytes | None) -> str | None:
+        text = None if data is None else data.decode("utf-8", errors="replace")
+        result = None if text is None or PRIVATE_KEY_MARK in text else text
         self._text[item.path] = result
         return result
+
+    def prefetch(self, items: list[BuiltFile]) -> None:
+        """Decrypt these files' secret ones on every core at once: deriving each file's key
+        (PBKDF2) is most of an audit's work, and it runs outside the interpreter's lock."""
+        todo = [item for item in items if item.secret and item.path not in self._text]
+        workers = min(len(todo), os.cpu_count() or 1)
+        if workers < 2 or self.password is None:
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for item, data in zip(todo, pool.map(self._plaintext, todo), strict=True):
+                self._keep(item, data)
+
+    def digest(self, item: BuiltFile) -> str:
+        """SHA-256 of the file as it is in the build now (encrypted for secret files)."""
+        if item.path not in self._digests:
+            self._digests[item.path] = hashlib.sha256(self._read(item)).hexdigest()
+        return self._digests[item.path]
+
+    def _read(self, item: BuiltFile) -> bytes:
+        # Plain strings, not Path objects: thousands of files, and pathlib's joins add up.
+        with open(os.path.join(self.root, item.path), "rb") as handle:
+            return handle.read()
 
     def cached(self, item: BuiltFile, kind: Any, make: Any) -> Any:
         """``make(text)`` once per file and kind (parsed settings, meaningful lines...)."""

@@ -40,6 +40,35 @@ def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Jud
     return judged
 
 
+def judge_files(
+    ctx: AuditContext, check: FileCheck, files: list[BuiltFile]
+) -> list[tuple[BuiltFile, list[Judged] | None]]:
+    """:func:`judge_file` of each file, taken from the cache for the files that did not change."""
+    assert ctx.build is not None
+    cache = ctx.cache
+    keys: list[str | None] = [None] * len(files)
+    known: dict[int, list[Judged] | None] = {}
+    if cache is not None:
+        for index, item in enumerate(files):
+            keys[index] = key = cache.key(check, item, ctx.build.digest(item))
+            if key is not None:
+                found, judged = cache.get(key)
+                if found:
+                    known[index] = judged
+    ctx.build.prefetch([item for index, item in enumerate(files) if index not in known])
+    results = []
+    for index, item in enumerate(files):
+        if index in known:
+            results.append((item, known[index]))
+            continue
+        judged = judge_file(ctx, item, check)
+        key = keys[index]
+        if cache is not None and key is not None:
+            cache.put(key, judged)
+        results.append((item, judged))
+    return results
+
+
 def fold(kind: str, host: str | None, judged: list[Judged], what: str) -> CheckResult:
     """Many judgements (files × expectations) into one result for a host."""
     failed = [j for j in judged if j.ok is False]
@@ -73,8 +102,7 @@ def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[Chec
             continue
         judged: list[Judged] = []
         unreadable: list[BuiltFile] = []
-        for item in files:
-            one = judge_file(ctx, item, check)
+        for item, one in judge_files(ctx, check, files):
             if one is None:
                 unreadable.append(item)
             else:
@@ -101,6 +129,7 @@ def _merged(ctx: AuditContext, check: FileCheck, host: str, files: list[BuiltFil
     fmt = check.format
     entries = []
     texts: list[tuple[BuiltFile, str]] = []
+    ctx.build.prefetch(files)
     for item in sorted(files, key=lambda f: f.dest or ""):
         text = ctx.build.text(item)
         if text is None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from souverain.audit.buildview import BuildView
+from souverain.audit.cache import JudgementCache
 from souverain.audit.redact import Redactor
 from souverain.audit.rules import RuleSet
 from souverain.model.suite import EU_EEA_COUNTRIES, Suite
@@ -41,6 +42,7 @@ class AuditContext:
     live: bool = False
     hosts: dict[str, HostRunner] = field(default_factory=dict)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
+    cache: JudgementCache | None = None  # judgements of files unchanged since the last audit
 
     def hosts_of(self, component: str) -> list[str]:
         if component == SUITE_WIDE:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from souverain.audit.buildview import BuildView
+from souverain.audit.cache import CACHE_FILE, JudgementCache
 from souverain.audit.check_build import run_file_check, run_manifest_check
 from souverain.audit.check_live import run_live_check
 from souverain.audit.check_model import run_model_check
@@ -59,6 +60,8 @@ class AuditInput:
     password: bytes | None
     secrets: frozenset[str]
     rules: RuleSet
+    # Where judgements of unchanged files are kept between audits (audit.cache); None: nowhere.
+    cache_file: Path | None = None
 
 
 def run(
@@ -72,6 +75,11 @@ def run(
     """Evaluate every rule (or the ``only`` ids); ``hosts`` given means a live audit."""
     started = time.perf_counter()
     build = BuildView.open(data.build_dir, data.password) if data.build_dir else None
+    cache = (
+        JudgementCache.open(data.cache_file, data.password, data.secrets)
+        if data.cache_file is not None and data.password and build is not None
+        else None
+    )
     ctx = AuditContext(
         suite=data.suite,
         rules=data.rules,
@@ -81,10 +89,13 @@ def run(
         live=hosts is not None,
         hosts=dict(hosts or {}),
         unreachable=dict(unreachable or {}),
+        cache=cache,
     )
     findings = [
         evaluate_rule(ctx, rule) for rule in data.rules.rules if not only or rule.id in only
     ]
+    if cache is not None:
+        cache.save(complete=not only)
     hosting = data.suite.hosting
     return Report(
         suite_name=data.suite.name,
@@ -124,7 +135,14 @@ def audit_deployment(
         suite = load_suite(deployment.suite_file)
     password = read_password(deployment)
     secrets = SecretStore.open(deployment).all_secret_values()
-    data = AuditInput(suite, deployment.build_dir, password, secrets, load_rules(ROLES_DIR))
+    data = AuditInput(
+        suite,
+        deployment.build_dir,
+        password,
+        secrets,
+        load_rules(ROLES_DIR),
+        cache_file=deployment.root / CACHE_FILE,
+    )
     hosts: dict[str, HostRunner] | None = None
     unreachable: dict[str, str] = {}
     if live:

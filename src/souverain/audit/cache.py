@@ -1,0 +1,140 @@
+"""Judgements of unchanged files, kept between audits: a re-audit reads only what changed.
+
+A file check's judgement of one file (its evidence, verdict hint and reason) depends on the
+file's bytes, the check (settings, patterns, format), the file's path and whether the build
+stores it encrypted, the secret values evidence must mask, and the audit's own code. The
+cache key is a SHA-256 over all of these. The file's bytes are hashed as they are on disk,
+never taken from manifest.json, which a hand edit of the build does not update. Certificate
+checks are never cached: their `days_left` changes with the date.
+
+What it saves: reading a secret file means deriving its key (PBKDF2, several milliseconds per
+file, one file per tenant and rule); parsing a thousand tenants' nginx, Synapse and LemonLDAP
+files costs seconds more. Hashing the same files costs milliseconds.
+
+The cache is one file in the deployment directory, encrypted with the vault password like
+the secrets: it holds evidence read from secret files (masked, but nobody else's business),
+and a cache anyone could write could turn a failure into a pass; the vault HMAC rules that
+out. A cache the password does not open, that is damaged or from another version of the
+code, is ignored and replaced. An audit that cannot write it still succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+import zlib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from souverain import vault
+from souverain.audit.buildview import BuiltFile
+from souverain.audit.expect import Judged
+from souverain.audit.findings import Evidence
+from souverain.audit.rules import FileCheck
+from souverain.errors import SecretsError
+from souverain.fsutil import atomic_write
+
+CACHE_FILE = ".audit-cache.vault"
+FORMAT = 1
+# Checks whose judgement depends on more than the file: the date (a certificate's days left).
+UNCACHED_FORMATS = frozenset({"x509"})
+
+
+@cache
+def code_fingerprint() -> str:
+    """The audit code and the libraries that parse files: a change to any makes a new cache."""
+    import yaml
+
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{yaml.__version__}\0".encode())
+    digest.update(b"libyaml" if hasattr(yaml, "CSafeLoader") else b"pure")
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _encode(judged: list[Judged] | None) -> Any:
+    if judged is None:
+        return None
+    return [[j.ok, j.reason, [[e.text, e.where, e.line, e.ok] for e in j.evidence]] for j in judged]
+
+
+def _decode(data: Any) -> list[Judged] | None:
+    if data is None:
+        return None
+    return [
+        Judged(tuple([Evidence(*item) for item in evidence]), ok, reason)
+        for ok, reason, evidence in data
+    ]
+
+
+class JudgementCache:
+    """(check, file) -> judgements, for the files whose bytes did not change."""
+
+    def __init__(self, path: Path, password: bytes, secrets: Iterable[str]) -> None:
+        self.path = path
+        self._password = password
+        masked = hashlib.sha256("\0".join(sorted(secrets)).encode()).hexdigest()
+        self._salt = f"{code_fingerprint()}\0{masked}\0"
+        self._entries: dict[str, Any] = {}
+        self._used: set[str] = set()
+        self._added = False
+        self._checks: dict[int, tuple[FileCheck, str]] = {}
+
+    @classmethod
+    def open(cls, path: Path, password: bytes, secrets: Iterable[str]) -> JudgementCache:
+        cache = cls(path, password, secrets)
+        with contextlib.suppress(OSError, SecretsError, ValueError, zlib.error):
+            packed = vault.decrypt(path.read_bytes(), password, source=str(path))
+            document = json.loads(zlib.decompress(packed))
+            if document.get("format") == FORMAT and document.get("salt") == cache._salt:
+                cache._entries = dict(document["entries"])
+        return cache
+
+    def key(self, check: FileCheck, item: BuiltFile, digest: str) -> str | None:
+        """The key of this check on this file (whose bytes hash to ``digest``), or None
+        when such a judgement must not be kept."""
+        if check.format in UNCACHED_FORMATS:
+            return None
+        known = self._checks.get(id(check))
+        if known is None or known[0] is not check:
+            known = (check, check.model_dump_json())
+            self._checks[id(check)] = known
+        text = f"{self._salt}{known[1]}\0{item.path}\0{item.secret}\0{digest}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[bool, list[Judged] | None]:
+        """(found, judgements); judgements None means the file could not be read."""
+        if key not in self._entries:
+            return False, None
+        self._used.add(key)
+        return True, _decode(self._entries[key])
+
+    def put(self, key: str, judged: list[Judged] | None) -> None:
+        self._entries[key] = _encode(judged)
+        self._used.add(key)
+        self._added = True
+
+    def save(self, *, complete: bool) -> bool:
+        """Write the cache when it learnt something, or (after a ``complete`` audit, every
+        rule run) when it holds judgements of files no longer in the build; return whether."""
+        stale = complete and len(self._used) < len(self._entries)
+        if not (self._added or stale):
+            return False
+        entries = (
+            {key: self._entries[key] for key in sorted(self._used)}
+            if complete
+            else dict(sorted(self._entries.items()))
+        )
+        document = {"format": FORMAT, "salt": self._salt, "entries": entries}
+        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            packed = zlib.compress(data, 6)  # evidence repeats itself from tenant to tenant
+            atomic_write(self.path, vault.encrypt(packed, self._password), mode=0o600)
+        except OSError:
+            return False
+        return True
