@@ -10,6 +10,7 @@ the fast ones, cold and warm, and compare the reports.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import shutil
@@ -23,6 +24,7 @@ from souverain import vault
 from souverain.audit import check_build
 from souverain.audit.buildview import BuildView, BuiltFile
 from souverain.audit.cache import CACHE_FILE, JudgementCache
+from souverain.audit.context import AuditContext
 from souverain.audit.engine import AuditInput, audit_deployment, run
 from souverain.audit.parsers import (
     PARSERS,
@@ -30,7 +32,10 @@ from souverain.audit.parsers import (
     parse_assign,
     parse_json,
     parse_nginx,
+    parse_x509,
+    x509_days_left,
 )
+from souverain.audit.redact import MASK, Redactor
 from souverain.audit.rules import FileCheck, ManifestCheck, load_rules
 from souverain.deployment import Deployment
 from souverain.model.loader import load_suite
@@ -213,14 +218,26 @@ def test_the_cache_is_sealed_with_the_vault_password(deployment: Deployment) -> 
     assert not cached(JudgementCache.open(path, password, secrets))
 
 
-def test_certificates_are_judged_afresh(deployment: Deployment) -> None:
-    """A certificate's days left change with the date, not with its bytes."""
-    cache = JudgementCache(deployment.root / CACHE_FILE, b"pw", [])
-    rule = load_rules(ROLES_DIR).get("TLS-03")
-    [check] = [c for c in rule.build if isinstance(c, FileCheck)]
+def test_certificates_are_cached_with_their_days_left(deployment: Deployment) -> None:
+    """A certificate's judgement changes with the date, through its days left only."""
+    password = read_password(deployment)
+    view = BuildView.open(deployment.build_dir, password)
+    [item] = view.matching(None, "/etc/souverain/tls/tenant-t1.crt")
+    [check] = [c for c in load_rules(ROLES_DIR).get("TLS-03").build if isinstance(c, FileCheck)]
     assert check.format == "x509"
-    item = BuiltFile("hosts/srv1/files/x.crt", "srv1", "/x.crt", "pki", "0644", False)
-    assert cache.key(check, item, "0" * 64) is None
+    cache = JudgementCache(deployment.root / CACHE_FILE, password, [])
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(days=400)
+
+    def key(at: dt.datetime) -> str | None:
+        ctx = AuditContext(suite=None, rules=None, build=view, redact=Redactor([]), now=at)  # type: ignore[arg-type]
+        return check_build._cache_key(ctx, cache, check, item)
+
+    assert key(now) == key(now) != key(later)
+    text = view.text(item) or ""
+    for at in (now, later):
+        [days] = [e.value for e in parse_x509(text, at) if e.key == "days_left"]
+        assert x509_days_left(text, at) == days
 
 
 def test_globs_match_as_fnmatch_does(deployment: Deployment) -> None:
@@ -294,3 +311,13 @@ def test_walking_only_the_branches_to_a_key_gives_its_entries(deployment: Deploy
             assert [e for e in parse_json(text, keys) if e.key in keys] == [
                 e for e in whole if e.key in keys
             ]
+
+
+def test_redaction_skips_texts_without_a_secret_and_masks_the_others() -> None:
+    secrets = [f"{word}Zq9vKx2LmP0aBcD" for word in ("alpha", "beta", "gamma")] + ["s3cr3t"]
+    redact = Redactor(secrets)
+    assert redact("ssl_protocols TLSv1.2 TLSv1.3") == "ssl_protocols TLSv1.2 TLSv1.3"
+    assert redact("s3cr3t") == MASK
+    assert redact("alphaZq9vKx2LmP0aBcDbetaZq9vKx2LmP0aBcD") == MASK + MASK
+    assert redact("k=gammaZq9vKx2LmP0aBcD;s3cr3t") == f"k={MASK};{MASK}"
+    assert redact("alphaZq9vKx2LmP0aBc") == "alphaZq9vKx2LmP0aBc"  # a prefix is no secret

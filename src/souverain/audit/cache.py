@@ -2,10 +2,10 @@
 
 A file check's judgement of one file (its evidence, verdict hint and reason) depends on the
 file's bytes, the check (settings, patterns, format), the file's path and whether the build
-stores it encrypted, the secret values evidence must mask, and the audit's own code. The
-cache key is a SHA-256 over all of these. The file's bytes are hashed as they are on disk,
-never taken from manifest.json, which a hand edit of the build does not update. Certificate
-checks are never cached: their `days_left` changes with the date.
+stores it encrypted, the secret values evidence must mask, the audit's own code, and for a
+certificate its days left on the day of the audit. The cache key is a SHA-256 over all of
+these. The file's bytes are hashed as they are on disk, never taken from manifest.json,
+which a hand edit of the build does not update.
 
 What it saves: reading a secret file means deriving its key (PBKDF2, several milliseconds per
 file, one file per tenant and rule); parsing a thousand tenants' nginx, Synapse and LemonLDAP
@@ -40,8 +40,6 @@ from souverain.fsutil import atomic_write
 
 CACHE_FILE = ".audit-cache.vault"
 FORMAT = 1
-# Checks whose judgement depends on more than the file: the date (a certificate's days left).
-UNCACHED_FORMATS = frozenset({"x509"})
 
 
 @cache
@@ -63,13 +61,29 @@ def _encode(judged: list[Judged] | None) -> Any:
     return [[j.ok, j.reason, [[e.text, e.where, e.line, e.ok] for e in j.evidence]] for j in judged]
 
 
-def _decode(data: Any) -> list[Judged] | None:
+class CachedJudged:
+    """A :class:`Judged` read from the cache. Its evidence objects are made when first read:
+    a report shows a few items per check out of thousands of files."""
+
+    __slots__ = ("_evidence", "_raw", "ok", "reason")
+
+    def __init__(self, ok: bool | None, reason: str, raw: list[list[Any]]) -> None:
+        self.ok = ok
+        self.reason = reason
+        self._raw = raw
+        self._evidence: tuple[Evidence, ...] | None = None
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        if self._evidence is None:
+            self._evidence = tuple([Evidence(*item) for item in self._raw])
+        return self._evidence
+
+
+def _decode(data: Any) -> list[CachedJudged] | None:
     if data is None:
         return None
-    return [
-        Judged(tuple([Evidence(*item) for item in evidence]), ok, reason)
-        for ok, reason, evidence in data
-    ]
+    return [CachedJudged(ok, reason, evidence) for ok, reason, evidence in data]
 
 
 class JudgementCache:
@@ -95,19 +109,17 @@ class JudgementCache:
                 cache._entries = dict(document["entries"])
         return cache
 
-    def key(self, check: FileCheck, item: BuiltFile, digest: str) -> str | None:
-        """The key of this check on this file (whose bytes hash to ``digest``), or None
-        when such a judgement must not be kept."""
-        if check.format in UNCACHED_FORMATS:
-            return None
+    def key(self, check: FileCheck, item: BuiltFile, digest: str, extra: str = "") -> str:
+        """The key of this check on this file (whose bytes hash to ``digest``); ``extra``:
+        whatever else the judgement depends on (a certificate's days left)."""
         known = self._checks.get(id(check))
         if known is None or known[0] is not check:
             known = (check, check.model_dump_json())
             self._checks[id(check)] = known
-        text = f"{self._salt}{known[1]}\0{item.path}\0{item.secret}\0{digest}"
+        text = f"{self._salt}{known[1]}\0{item.path}\0{item.secret}\0{digest}\0{extra}"
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def get(self, key: str) -> tuple[bool, list[Judged] | None]:
+    def get(self, key: str) -> tuple[bool, list[CachedJudged] | None]:
         """(found, judgements); judgements None means the file could not be read."""
         if key not in self._entries:
             return False, None

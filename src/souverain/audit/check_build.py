@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from itertools import islice
 
 from souverain.audit.buildview import BuiltFile
+from souverain.audit.cache import CachedJudged, JudgementCache
 from souverain.audit.context import AuditContext
 from souverain.audit.expect import Judged, judge_lines, judge_setting
 from souverain.audit.expressions import evaluate
 from souverain.audit.findings import CheckResult, Evidence, Verdict
-from souverain.audit.parsers import BY_KEYS, PARSERS, meaningful_lines
+from souverain.audit.parsers import (
+    BY_KEYS,
+    PARSERS,
+    meaningful_lines,
+    parse_x509,
+    x509_days_left,
+)
 from souverain.audit.rules import FileCheck, ManifestCheck, Rule
 
 MAX_PASSING_EVIDENCE = 3  # per host: enough to show where a passing setting was read
@@ -31,6 +40,9 @@ def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Jud
             # Only what can hold a key the check reads (parsers.BY_KEYS): the same entries.
             keys = tuple(sorted({setting.key for setting in check.settings}))
             entries = build.cached(item, (fmt, keys), lambda text: PARSERS[fmt](text, keys))
+        elif fmt == "x509":
+            # Days left as of the audit's start, the instant the cache key uses too.
+            entries = build.cached(item, (fmt, ctx.now), lambda text: parse_x509(text, ctx.now))
         else:
             entries = build.cached(item, fmt, PARSERS[fmt])
         judged += [judge_setting(s, entries, fmt, item.where, redact) for s in check.settings]
@@ -42,15 +54,15 @@ def judge_file(ctx: AuditContext, item: BuiltFile, check: FileCheck) -> list[Jud
 
 def judge_files(
     ctx: AuditContext, check: FileCheck, files: list[BuiltFile]
-) -> list[tuple[BuiltFile, list[Judged] | None]]:
+) -> list[tuple[BuiltFile, Sequence[Judged | CachedJudged] | None]]:
     """:func:`judge_file` of each file, taken from the cache for the files that did not change."""
     assert ctx.build is not None
     cache = ctx.cache
     keys: list[str | None] = [None] * len(files)
-    known: dict[int, list[Judged] | None] = {}
+    known: dict[int, Sequence[Judged | CachedJudged] | None] = {}
     if cache is not None:
         for index, item in enumerate(files):
-            keys[index] = key = cache.key(check, item, ctx.build.digest(item))
+            keys[index] = key = _cache_key(ctx, cache, check, item)
             if key is not None:
                 found, judged = cache.get(key)
                 if found:
@@ -69,17 +81,36 @@ def judge_files(
     return results
 
 
-def fold(kind: str, host: str | None, judged: list[Judged], what: str) -> CheckResult:
+def _cache_key(
+    ctx: AuditContext, cache: JudgementCache, check: FileCheck, item: BuiltFile
+) -> str | None:
+    assert ctx.build is not None
+    if check.format != "x509":
+        return cache.key(check, item, ctx.build.digest(item))
+    # A certificate's judgement also depends on the date, through its days left (and only
+    # so): they go in the key. Reading them needs the text, which a secret file hides.
+    text = None if item.secret else ctx.build.text(item)
+    if text is None:
+        return None
+    days_left = x509_days_left(text, ctx.now)
+    return cache.key(check, item, ctx.build.digest(item), f"days_left={days_left}")
+
+
+def fold(
+    kind: str, host: str | None, judged: Sequence[Judged | CachedJudged], what: str
+) -> CheckResult:
     """Many judgements (files × expectations) into one result for a host."""
     failed = [j for j in judged if j.ok is False]
     passed = [j for j in judged if j.ok is True]
     if failed:
-        evidence = [e for j in failed for e in j.evidence][:MAX_FAILING_EVIDENCE]
+        evidence = list(islice((e for j in failed for e in j.evidence), MAX_FAILING_EVIDENCE))
         reasons = sorted({j.reason for j in failed})
         summary = f"{what}: {'; '.join(reasons[:3])}"
         return CheckResult(kind, Verdict.FAIL, summary, host, tuple(evidence))
     if passed:
-        evidence = [e for j in passed for e in j.evidence if e.ok][:MAX_PASSING_EVIDENCE]
+        evidence = list(
+            islice((e for j in passed for e in j.evidence if e.ok), MAX_PASSING_EVIDENCE)
+        )
         return CheckResult(kind, Verdict.PASS, f"{what}: as expected", host, tuple(evidence))
     return CheckResult(kind, Verdict.NOT_APPLICABLE, f"{what}: nothing to judge", host)
 
@@ -100,7 +131,7 @@ def run_file_check(ctx: AuditContext, rule: Rule, check: FileCheck) -> list[Chec
         if check.merged:
             results.append(_merged(ctx, check, host, files))
             continue
-        judged: list[Judged] = []
+        judged: list[Judged | CachedJudged] = []
         unreadable: list[BuiltFile] = []
         for item, one in judge_files(ctx, check, files):
             if one is None:

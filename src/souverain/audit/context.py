@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,6 +44,8 @@ class AuditContext:
     hosts: dict[str, HostRunner] = field(default_factory=dict)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
     cache: JudgementCache | None = None  # judgements of files unchanged since the last audit
+    # The audit's instant: certificates' days left are counted from it.
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def hosts_of(self, component: str) -> list[str]:
         if component == SUITE_WIDE:

@@ -7,6 +7,7 @@ nginx: every occurrence is checked, since each server block carries its own).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -204,20 +205,33 @@ def parse_yaml(text: str) -> list[Entry]:
         return []
 
 
-def parse_x509(text: str) -> list[Entry]:
-    """The first certificate of a PEM file: key_type, rsa_bits or ec_bits, days_left, hash."""
-    import datetime as dt
-
+def _first_certificate(text: str) -> tuple[Any, int]:
+    """The first certificate of a PEM text and the line it starts on; None when none loads."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     start = text.find("-----BEGIN CERTIFICATE-----")
     if start < 0:
-        return []
+        return None, 0
     line = text[:start].count("\n") + 1
     try:
-        cert = x509.load_pem_x509_certificate(text[start:].encode())
+        return x509.load_pem_x509_certificate(text[start:].encode()), line
     except ValueError:
+        return None, line
+
+
+def x509_days_left(text: str, now: dt.datetime) -> int | None:
+    """The `days_left` :func:`parse_x509` gives at ``now`` (None: no certificate)."""
+    cert, _ = _first_certificate(text)
+    return None if cert is None else (cert.not_valid_after_utc - now).days
+
+
+def parse_x509(text: str, now: dt.datetime | None = None) -> list[Entry]:
+    """The first certificate of a PEM file: key_type, rsa_bits or ec_bits, days_left (at
+    ``now``, by default this instant), hash."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    cert, line = _first_certificate(text)
+    if cert is None:
         return []
     key = cert.public_key()
     entries = [Entry("subject", cert.subject.rfc4514_string(), line)]
@@ -227,7 +241,7 @@ def parse_x509(text: str) -> list[Entry]:
         entries += [Entry("key_type", "ec", line), Entry("ec_bits", key.curve.key_size, line)]
     else:
         entries.append(Entry("key_type", type(key).__name__, line))
-    left = (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
+    left = (cert.not_valid_after_utc - (now or dt.datetime.now(dt.UTC))).days
     entries.append(Entry("days_left", left, line))
     algorithm = cert.signature_hash_algorithm
     entries.append(Entry("signature_hash", algorithm.name if algorithm else "none", line))
