@@ -19,7 +19,7 @@ DEMO_LAB ?= demo
 help:
 	@echo "make demo   bring up a lab host, deploy the suite, verify it, print its services"
 	@echo "make test   lint + unit tests + lab end-to-end tests (the lab needs root)"
-	@echo "make bench  print the benchmark figures (render, lab, deploy)"
+	@echo "make bench  print the benchmark figures (render, audit, lab, deploy)"
 	@echo "make demo-down  remove the demo lab"
 
 debian-packages:
@@ -70,6 +70,7 @@ demo-down: venv
 
 bench: setup
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/lab.py
 	$(BIN)/python bench/deploy.py
 
