@@ -45,7 +45,7 @@ def run_live_check(ctx: AuditContext, rule: Rule, check: LiveCheck) -> list[Chec
                 )
                 continue
         if check.probe is not None:
-            results += run_probe(ctx, check, host, runner)
+            results += run_probe(ctx, rule, check, host, runner)
             continue
         assert check.command is not None
         results.append(judge_output(ctx, check, host, check.command, runner.run(check.command)))

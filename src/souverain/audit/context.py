@@ -46,6 +46,9 @@ class AuditContext:
     cache: JudgementCache | None = None  # judgements of files unchanged since the last audit
     # The audit's instant: certificates' days left are counted from it.
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    skip_scanners: set[str] = field(default_factory=set)  # scanner names, or "all"
+    # What a scanner learnt once per host and several rules read (an OpenSCAP evaluation).
+    scanner_results: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def hosts_of(self, component: str) -> list[str]:
         if component == SUITE_WIDE:

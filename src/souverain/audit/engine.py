@@ -47,9 +47,13 @@ def evaluate_rule(ctx: AuditContext, rule: Rule) -> Finding:
         )
     for scanner in rule.scanners:
         for host in ctx.hosts_of(rule.component):
+            if ctx.live and ({scanner.name, "all"} & ctx.skip_scanners):
+                why = f"{scanner.name}: turned off (--no-scanner {scanner.name})"
+                results.append(CheckResult("scanner", Verdict.NOT_CHECKED, why, host))
+                continue
             runner = ctx.hosts.get(host) if ctx.live and host not in ctx.unreachable else None
-            args = {**scanner.args, "accept": scanner.accept}
-            results.append(run_scanner(ctx, scanner.name, host, runner, args))
+            args = {**scanner.args, "accept": scanner.accept, "component": rule.component}
+            results += run_scanner(ctx, scanner.name, host, runner, args)
     return Finding(rule, combine(results), tuple(results))
 
 
@@ -71,6 +75,7 @@ def run(
     hosts: dict[str, HostRunner] | None = None,
     unreachable: dict[str, str] | None = None,
     only: list[str] | None = None,
+    skip_scanners: set[str] | None = None,
 ) -> Report:
     """Evaluate every rule (or the ``only`` ids); ``hosts`` given means a live audit."""
     started = time.perf_counter()
@@ -90,6 +95,7 @@ def run(
         hosts=dict(hosts or {}),
         unreachable=dict(unreachable or {}),
         cache=cache,
+        skip_scanners=set(skip_scanners or ()),
     )
     findings = [
         evaluate_rule(ctx, rule) for rule in data.rules.rules if not only or rule.id in only
@@ -110,7 +116,12 @@ def run(
             "country": hosting.country,
             "secnumcloud_qualified": hosting.secnumcloud_qualified,
         },
-        scanners=availability() if ctx.live else {},
+        scanners={
+            name: "turned off (--no-scanner)" if {name, "all"} & ctx.skip_scanners else state
+            for name, state in availability().items()
+        }
+        if ctx.live
+        else {},
     )
 
 
@@ -121,6 +132,7 @@ def audit_deployment(
     lang: str = "fr",
     render: bool = True,
     only: list[str] | None = None,
+    skip_scanners: set[str] | None = None,
 ) -> Report:
     """Render when needed (unless told not to), then audit; the CLI's one call."""
     from souverain.model.loader import load_suite
@@ -155,4 +167,7 @@ def audit_deployment(
             why = reachability(runner)
             if why:
                 unreachable[name] = why
-    return run(data, lang=lang, hosts=hosts, unreachable=unreachable, only=only)
+    return run(
+        data, lang=lang, hosts=hosts, unreachable=unreachable, only=only,
+        skip_scanners=skip_scanners,
+    )  # fmt: skip

@@ -8,26 +8,40 @@ an existing probe needs no code. Probes:
   among protocols|cipher|certificate, allow, min_days_left).
 - ``listening_sockets``: `ss` on the host; every socket listening beyond loopback must belong
   to a component the host carries (constants.component_ports) or to SSH.
+- ``tls_endpoints``: every TLS port the host serves for the rule's component, as the model
+  places it (souverain.model.services.host_tls_endpoints), with its STARTTLS preamble where
+  there is one. :mod:`souverain.audit.tlsprobe` runs on the host itself (so suite-only and
+  loopback listeners are probed too); on each port, TLS 1.0 and 1.1 must be refused, TLS 1.2
+  accepted with a forward-secret AEAD suite, and the certificate must verify against the
+  suite's CA for every name clients ask for (args: min_days_left).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import re
+import shlex
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from souverain.audit.check_build import fold
 from souverain.audit.check_live import judge_output
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.expect import Judged
 from souverain.audit.findings import CheckResult, Evidence, Verdict
-from souverain.audit.rules import LiveCheck
+from souverain.audit.rules import LiveCheck, Rule
+from souverain.model.services import TlsEndpoint
 
-Probe = Callable[[AuditContext, LiveCheck, str, HostRunner], list[CheckResult]]
+_DER = Encoding.DER
+
+Probe = Callable[[AuditContext, Rule, LiveCheck, str, HostRunner], list[CheckResult]]
 TIMEOUT = 5.0
 VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -41,12 +55,12 @@ AEAD_FS = re.compile(
 
 
 def run_probe(
-    ctx: AuditContext, check: LiveCheck, host: str, runner: HostRunner
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
 ) -> list[CheckResult]:
     probe = PROBES.get(check.probe or "")
     if probe is None:
         return [CheckResult("live", Verdict.NOT_CHECKED, f"unknown probe {check.probe!r}", host)]
-    return probe(ctx, check, host, runner)
+    return probe(ctx, rule, check, host, runner)
 
 
 # ---- TLS ---------------------------------------------------------------------------------
@@ -116,7 +130,7 @@ def _certificate_problems(der: bytes, min_days: int) -> tuple[str, list[str]]:
 
 
 def tls_handshake(
-    ctx: AuditContext, check: LiveCheck, host: str, runner: HostRunner
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
 ) -> list[CheckResult]:
     args = check.args
     port = int(args.get("port", 443))
@@ -165,6 +179,203 @@ def tls_handshake(
     return [result]
 
 
+# ---- TLS on every port of a component, from the host ------------------------------------
+
+TLS_DIR_CA = "/etc/souverain/tls/ca.crt"
+PROBE_TIMEOUT = 4.0
+
+
+def suite_ca(ctx: AuditContext, host: str) -> tuple[str | None, str]:
+    """The CA the certificates must chain to (PEM, or None for the system's) and its name."""
+    if ctx.suite.components.pki.mode != "internal":
+        return None, "the host's trusted CAs (ACME)"
+    if ctx.build is not None:
+        for item in ctx.build.matching(host, TLS_DIR_CA) or ctx.build.matching(None, TLS_DIR_CA):
+            text = ctx.build.text(item)
+            if text:
+                return text, f"the suite's CA ({item.where})"
+    return None, ""
+
+
+def _presented(pem: str, min_days: int) -> tuple[str, list[str]]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    text, problems = _certificate_problems(cert.public_bytes(_DER), min_days)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = sans.value.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    shown = names[:4] + ([f"… {len(names) - 4} more"] if len(names) > 4 else [])
+    return f"{text}; names {', '.join(shown) or 'none'}; issuer {cert.issuer.rfc4514_string()}", (
+        problems
+    )
+
+
+def _judge_endpoint(
+    endpoint: TlsEndpoint, found: dict[str, Any], host: str, ca_name: str, min_days: int
+) -> CheckResult:
+    where = f"{host}: {found.get('address')}:{endpoint.port} {endpoint.label}"
+    what = endpoint.label
+    error = found.get("error")
+    if error:
+        if error["outcome"] == "unreachable":
+            return CheckResult(
+                "live",
+                Verdict.NOT_CHECKED,
+                f"{what}: nothing answers ({error['detail']}); is the service running?",
+                host,
+                (Evidence(f"connect: {error['detail']}", where),),
+            )
+        text = f"no TLS: {error['detail']}"
+        return CheckResult(
+            "live", Verdict.FAIL, f"{what}: {text}", host, (Evidence(text, where, None, False),)
+        )
+    judged: list[Judged] = []
+    notes: list[Evidence] = []
+    versions = found.get("versions", {})
+    for version in ("TLSv1", "TLSv1.1"):
+        outcome = versions.get(version, {})
+        if outcome.get("outcome") == "accepted":
+            text = f"{version}: accepted ({outcome.get('cipher')})"
+            judged.append(
+                Judged((Evidence(text, where, None, False),), False, f"{version} accepted")
+            )
+        elif outcome.get("outcome") == "refused":
+            text = f"{version}: refused ({outcome.get('detail')})"
+            judged.append(Judged((Evidence(text, where, None, True),), True, "refused"))
+        else:
+            notes.append(Evidence(f"{version} not tested: {outcome.get('detail')}", where))
+    tls12 = versions.get("TLSv1.2", {})
+    if tls12.get("outcome") == "accepted":
+        cipher = str(tls12.get("cipher", ""))
+        ok = bool(AEAD_FS.match(cipher))
+        text = f"TLSv1.2: accepted, {cipher}" + ("" if ok else " (not forward-secret AEAD)")
+        judged.append(Judged((Evidence(text, where, None, ok),), ok, f"TLSv1.2 suite {cipher}"))
+    else:
+        text = f"TLSv1.2: {tls12.get('outcome', 'not tried')} ({tls12.get('detail', '')})"
+        untested = tls12.get("outcome") == "untested"
+        judged.append(
+            Judged(
+                (Evidence(text, where, None, None if untested else False),),
+                None if untested else False,
+                "TLSv1.2 not accepted",
+            )
+        )
+    tls13 = versions.get("TLSv1.3", {})
+    if tls13:
+        shown = "accepted" if tls13.get("outcome") == "accepted" else tls13.get("outcome")
+        notes.append(Evidence(f"TLSv1.3: {shown} {tls13.get('cipher', '')}".rstrip(), where))
+    if tls12.get("certificate"):
+        text, problems = _presented(tls12["certificate"], min_days)
+        ok = not problems
+        shown = text + (f"  ({'; '.join(problems)})" if problems else "")
+        judged.append(
+            Judged(
+                (Evidence(shown, where, None, None if ok else False),),
+                ok or None,
+                "; ".join(problems) or "ok",
+            )
+        )
+    certificates: dict[str, dict[str, Any]] = found.get("certificates", {})
+    for name, outcome in certificates.items():
+        if outcome.get("outcome") == "accepted":
+            text = f"certificate for {name}: chains to {ca_name}, name matches"
+            judged.append(Judged((Evidence(text, where, None, True),), True, "verified"))
+        elif outcome.get("outcome") == "untested":
+            notes.append(Evidence(f"certificate for {name} not tested: {outcome['detail']}", where))
+        else:
+            text = f"certificate for {name}: {outcome.get('outcome')} ({outcome.get('detail')})"
+            judged.append(
+                Judged(
+                    (Evidence(text, where, None, False),),
+                    False,
+                    f"certificate not valid for {name}",
+                )
+            )
+    total = int(found.get("names_total", len(certificates)))
+    if total > len(certificates):
+        notes.append(Evidence(f"{len(certificates)} of {total} names verified", where))
+    failed = [j for j in judged if j.ok is False]
+    evidence = tuple(e for j in judged for e in j.evidence) + tuple(notes)
+    if failed:
+        reasons = list(dict.fromkeys(j.reason for j in failed))
+        return CheckResult(
+            "live", Verdict.FAIL, f"{what}: {'; '.join(reasons[:3])}", host, evidence
+        )
+    if any(j.ok for j in judged):
+        return CheckResult("live", Verdict.PASS, f"{what}: as expected", host, evidence)
+    return CheckResult(
+        "live", Verdict.NOT_CHECKED, f"{what}: nothing could be tested", host, evidence
+    )
+
+
+def tls_endpoints(
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
+) -> list[CheckResult]:
+    from souverain.audit import tlsprobe
+    from souverain.model.services import host_tls_endpoints
+
+    endpoints = host_tls_endpoints(ctx.suite, host, rule.component)
+    if not endpoints:
+        return [
+            CheckResult(
+                "live",
+                Verdict.NOT_APPLICABLE,
+                f"{host} serves no TLS port for {rule.component}",
+                host,
+            )
+        ]
+    ca_pem, ca_name = suite_ca(ctx, host)
+    if ctx.suite.components.pki.mode == "internal" and ca_pem is None:
+        return [
+            CheckResult(
+                "live",
+                Verdict.NOT_CHECKED,
+                "the suite's CA certificate is not in the build (run render)",
+                host,
+            )
+        ]
+    job = {
+        "address": runner.address,
+        "timeout": PROBE_TIMEOUT,
+        "ca": ca_pem,
+        "endpoints": [
+            {"port": e.port, "starttls": e.starttls, "names": list(e.names), "loopback": e.loopback}
+            for e in endpoints
+        ],
+    }
+    source = Path(tlsprobe.__file__).read_text()
+    command = f"python3 -c {shlex.quote(source)} {shlex.quote(json.dumps(job))}"
+    shown = f"{host}$ python3 (souverain.audit.tlsprobe, {len(endpoints)} port(s))"
+    result = runner.run(command)
+    if result.exit_status != 0:
+        return [judge_output(ctx, check, host, shown, result)]
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        text = ctx.redact(result.stdout.strip()[:300]) or "(no output)"
+        return [CheckResult("live", Verdict.NOT_CHECKED, f"unreadable probe output: {text}", host)]
+    client = Evidence(f"client: Python {report.get('python')}, {report.get('openssl')}", shown)
+    min_days = int(check.args.get("min_days_left", 30))
+    results = []
+    by_port = {int(found.get("port", 0)): found for found in report.get("endpoints", [])}
+    for endpoint in endpoints:
+        found = by_port.get(endpoint.port)
+        if found is None:
+            why = f"{endpoint.label}: the probe returned nothing for this port"
+            results.append(CheckResult("live", Verdict.NOT_CHECKED, why, host, (client,)))
+            continue
+        judged = _judge_endpoint(endpoint, found, host, ca_name, min_days)
+        results.append(
+            CheckResult(
+                judged.kind, judged.verdict, judged.summary, host, (*judged.evidence, client)
+            )
+        )
+    return results
+
+
 # ---- listening sockets -------------------------------------------------------------------
 
 _SS_LINE = re.compile(r"^(\S+)\s+\S+\s+\d+\s+\d+\s+(\S+):(\d+|\*)\s")
@@ -179,7 +390,7 @@ def _loopback(address: str) -> bool:
 
 
 def listening_sockets(
-    ctx: AuditContext, check: LiveCheck, host: str, runner: HostRunner
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
 ) -> list[CheckResult]:
     command = "ss -H -tuln"
     result = runner.run(command)
@@ -212,4 +423,5 @@ def listening_sockets(
 PROBES: dict[str, Probe] = {
     "tls_handshake": tls_handshake,
     "listening_sockets": listening_sockets,
+    "tls_endpoints": tls_endpoints,
 }

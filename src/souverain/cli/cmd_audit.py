@@ -36,6 +36,12 @@ FORMATS = ("text", "json", "html", "sarif", "junit")
     help="Audit build/ exactly as it is (default: render first, which writes only changes).",
 )  # fmt: skip
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Only these rules (repeat).")
+@click.option(
+    "--no-scanner", "no_scanners", multiple=True, metavar="NAME",
+    type=click.Choice(["all", "ssh-audit", "sslyze", "openscap"]),
+    help="With --live, skip this independent scanner (repeat; 'all' for every one): its "
+    "results show as not checked.",
+)  # fmt: skip
 @click.pass_context
 def audit(
     ctx: click.Context,
@@ -46,6 +52,7 @@ def audit(
     output: Path | None,
     no_render: bool,
     rules: tuple[str, ...],
+    no_scanners: tuple[str, ...],
 ) -> None:
     """Check the suite against ANSSI/SecNumCloud-aligned rules and write a report.
 
@@ -62,8 +69,9 @@ def audit(
 
     deployment = current_deployment(ctx)
     report = audit_deployment(
-        deployment, live=live, lang=lang, render=not no_render, only=list(rules) or None
-    )
+        deployment, live=live, lang=lang, render=not no_render, only=list(rules) or None,
+        skip_scanners=set(no_scanners),
+    )  # fmt: skip
     color = fmt == "text" and output is None and sys.stdout.isatty()
     text = render(report, fmt, fail_on=fail_on, color=color)
     # Last line of defence: no secret value leaves this command, whatever a rule printed.

@@ -95,3 +95,78 @@ def tenant_web_names(suite: Suite, tenant: Tenant) -> list[str]:
         if service.fqdn not in names:
             names.append(service.fqdn)
     return names
+
+
+def host_fqdn(suite: Suite, host: str) -> str:
+    """The DNS name in a host's own certificate (slapd, PostgreSQL, coturn serve it)."""
+    return f"{host}.{suite.name}.internal"
+
+
+@dataclass(frozen=True)
+class TlsEndpoint:
+    """A port a host serves TLS on, as the roles configure it.
+
+    ``starttls`` names the plain-text preamble before the handshake (smtp, imap, ldap,
+    postgres), None when TLS starts with the first byte. ``names`` are the names clients ask
+    for, each of which the certificate must carry (the first is sent as SNI); ``loopback``
+    when the service listens on loopback only as placed (the probe then connects there).
+    """
+
+    component: str
+    service: str
+    port: int
+    starttls: str | None
+    names: tuple[str, ...]
+    loopback: bool = False
+
+    @property
+    def label(self) -> str:
+        how = f"STARTTLS {self.starttls}" if self.starttls else "TLS"
+        return f"{self.service} {self.port} ({how})"
+
+
+def host_tls_endpoints(suite: Suite, host: str, component: str | None = None) -> list[TlsEndpoint]:
+    """Every TLS port ``host`` serves for the components it carries (or for ``component``).
+
+    Derived from the same settings as the roles' listeners and firewall openings (a unit
+    test checks that every port here is opened by the host's rendered nftables.conf).
+    """
+    carried = suite.components_of_host(host)
+    wanted = [c for c in carried if component is None or c == component]
+    own = (host_fqdn(suite, host),)
+    endpoints: list[TlsEndpoint] = []
+    if "proxy" in wanted:
+        names = tuple(tenant.domain for tenant in suite.tenants)
+        endpoints.append(TlsEndpoint("proxy", "https", 443, None, names))
+    if "mail" in wanted:
+        settings = suite.components.mail
+        names = tuple(
+            f"{settings.hostname}.{tenant.domain}"
+            for tenant in suite.tenants
+            if "mail" in suite.tenant_components(tenant)
+        )
+        if names:
+            endpoints += [
+                TlsEndpoint("mail", "smtp", 25, "smtp", names),
+                TlsEndpoint("mail", "submissions", 465, None, names),
+                TlsEndpoint("mail", "submission", 587, "smtp", names),
+                TlsEndpoint("mail", "imaps", 993, None, names),
+            ]
+    if "directory" in wanted:
+        # slapd serves ldap:/// too (StartTLS; the firewall keeps it to the host itself).
+        endpoints += [
+            TlsEndpoint("directory", "ldaps", 636, None, own),
+            TlsEndpoint("directory", "ldap", 389, "ldap", own),
+        ]
+    if "postgresql" in wanted:
+        # Listens beyond loopback only when a database user runs on another host.
+        remote = any(
+            name != host for user in ("chat", "drive") for name in suite.placement.get(user, [])
+        )
+        endpoints.append(
+            TlsEndpoint("postgresql", "postgresql", 5432, "postgres", own, loopback=not remote)
+        )
+    if "visio" in wanted:
+        port = suite.components.visio.turns_port
+        endpoints.append(TlsEndpoint("visio", "turns", port, None, own))
+    return endpoints
