@@ -141,3 +141,25 @@ def test_postgresql_tls_turned_off_by_hand_fails_db02(deployed: RunningLab) -> N
         assert any(":5432 postgresql 5432 (STARTTLS postgres)" in e["where"] for e in evidence)
     finally:
         deployed.ssh(host, f"{PSQL} 'ALTER SYSTEM RESET ssl' && {PSQL} 'SELECT pg_reload_conf()'")
+
+
+def test_openscap_on_debian13_says_why_it_is_not_checked(deployed: RunningLab) -> None:
+    """What components.base.openscap.enabled installs, installed by hand (the session lab
+    does not enable it); Debian 13's ssg-debian has no Debian 13 datastream, so OS-01 must
+    be "not checked" with that reason, never a pass."""
+    host = deployed.hosts[0][0]
+    install = deployed.ssh(host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                           "openscap-scanner ssg-debian", timeout=600)  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    release = deployed.ssh(host, ". /etc/os-release; echo $VERSION_ID").stdout.strip()
+    shipped = deployed.ssh(host, f"ls /usr/share/xml/scap/ssg/content/ssg-debian{release}-ds.xml")
+    _, report, output = audit(deployed, "--rule", "OS-01")
+    assert report, output
+    [finding] = report["findings"]
+    [result] = [r for r in finding["results"] if r["host"] == host]
+    if shipped.returncode != 0:
+        assert result["verdict"] == "not_checked", result
+        assert f"has no datastream for Debian {release}" in result["summary"], result
+    else:  # a later ssg-debian carries it: the evaluation ran and scored the profile
+        assert result["verdict"] in ("pass", "fail"), result
+        assert any(e["text"].startswith("score ") for e in result["evidence"]), result

@@ -240,3 +240,49 @@ def test_sslyze_scan_that_could_not_complete_is_not_checked() -> None:
     result = judge_sslyze(HTTPS, server, "host1", "10.0.0.1", "the suite's CA", "run")
     assert result.verdict == Verdict.NOT_CHECKED
     assert any("tls_1_2_cipher_suites" in e.text for e in result.evidence)
+
+
+# ---- OpenSCAP ---------------------------------------------------------------------------
+
+
+def test_tailoring_deselects_rules_for_the_components_of_the_host() -> None:
+    from souverain.audit.openscap import tailoring_xml
+
+    xml = tailoring_xml("/ds.xml", "intermediary", "host1", ["postfix_network_listening_disabled"])
+    assert 'extends="xccdf_org.ssgproject.content_profile_anssi_bp28_intermediary"' in xml
+    assert (
+        'idref="xccdf_org.ssgproject.content_rule_postfix_network_listening_disabled" '
+        'selected="false"'
+    ) in xml
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(xml)  # well-formed
+
+
+def test_openscap_says_which_datastream_is_missing(rendered: Rendered, tmp_path: Path) -> None:
+    from tests.unit.test_audit_support import audit_case, load_cases
+
+    case = load_cases()["OS-01"]["no_datastream"]
+    [finding] = audit_case(rendered, case, tmp_path, only=["OS-01"]).findings
+    [result] = finding.results
+    assert result.verdict == Verdict.NOT_CHECKED
+    assert result.summary == (
+        "OpenSCAP: ssg-debian 0.1.76-1 has no datastream for Debian 13 (it ships debian11, "
+        "debian12); BP-028 cannot be evaluated on srv1"
+    )
+
+
+def test_openscap_lists_failures_and_the_mail_hosts_tailoring(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    from tests.unit.test_audit_support import audit_case, load_cases
+
+    case = load_cases()["OS-01"]["fail"]
+    [finding] = audit_case(rendered, case, tmp_path, only=["OS-01"]).findings
+    [result] = finding.results
+    texts = [e.text for e in result.evidence]
+    assert "fail: partition_for_tmp" in texts
+    assert any(t.startswith("score 50 %") for t in texts)
+    assert any(
+        t.startswith("tailoring: postfix_network_listening_disabled deselected") for t in texts
+    )

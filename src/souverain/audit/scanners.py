@@ -303,6 +303,18 @@ def _judge_certificate(
                             None, False))  # fmt: skip
 
 
+def _openscap_argv() -> list[str] | None:
+    return ["oscap"]  # runs on each host; whether it is there is the host's business
+
+
+def _openscap(
+    argv: list[str], ctx: AuditContext, host: str, runner: HostRunner, args: dict[str, Any]
+) -> CheckResult:
+    from souverain.audit.openscap import judge
+
+    return judge(ctx, host, runner, args)
+
+
 SCANNERS: dict[str, Scanner] = {
     "ssh-audit": Scanner(
         "ssh-audit",
@@ -313,6 +325,12 @@ SCANNERS: dict[str, Scanner] = {
     "sslyze": Scanner(
         "sslyze", "pip install 'souverain[scan]' (or pipx install sslyze)", _sslyze_argv, _sslyze
     ),
+    "openscap": Scanner(
+        "openscap",
+        "components.base.openscap.enabled: true, then deploy",
+        _openscap_argv,
+        _openscap,
+    ),
 }
 
 
@@ -321,6 +339,9 @@ def availability() -> dict[str, str]:
     result = {}
     for name, scanner in SCANNERS.items():
         argv = scanner.find()
+        if name == "openscap":
+            result[name] = "on each host, when installed there (components.base.openscap)"
+            continue
         result[name] = argv[0] if argv else f"not installed ({scanner.install})"
     return result
 

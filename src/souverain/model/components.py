@@ -34,6 +34,21 @@ ComponentName = Literal[
 TenantComponentName = Literal["mail", "chat", "visio", "drive"]
 
 
+class OpenscapSettings(Strict):
+    """OpenSCAP on the hosts, for `souverain audit --live` (rule OS-01)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Install openscap-scanner and ssg-debian (ComplianceAsCode content) on "
+        "every host, so that `souverain audit --live` evaluates the ANSSI-BP-028 profile "
+        "there. Off by default: two more packages, and an evaluation takes minutes.",
+    )
+    profile: Literal["minimal", "intermediary", "enhanced", "high"] = Field(
+        default="intermediary",
+        description="ANSSI-BP-028 level evaluated (profile anssi_bp28_<level>).",
+    )
+
+
 class BaseSettings(Strict):
     """Every host: SSH, firewall, time, logs, updates, kernel hardening."""
 
@@ -51,6 +66,7 @@ class BaseSettings(Strict):
     journald_max_use: str = Field(default="2G", pattern=r"^[0-9]+[KMG]$")
     unattended_security_upgrades: bool = True
     timezone: str = Field(default="Europe/Paris", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
+    openscap: OpenscapSettings = Field(default_factory=OpenscapSettings)
 
 
 class ProxySettings(Strict):
