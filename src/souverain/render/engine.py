@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import yaml
@@ -259,15 +259,27 @@ class Renderer:
             build.groups[name] = record
             return record.data
         used: set[str] = set()
-        data: dict[str, Any] = {}
-        for component in ordered:
-            template = load_spec(self.roles_dir, component).vars_template
-            if template:
-                context = self._context(host, components, component)
-                data.update(self._render_vars(component, template, context, used))
+        data = self._host_vars(host, components, ordered, "vars_template", used)
         names = sorted(used)
         record = GroupRecord(key, self._secret_digest.of(names), names, [], data)
         build.groups[name] = record
+        return data
+
+    def _host_vars(
+        self,
+        host: Host,
+        components: list[str],
+        ordered: list[str],
+        which: Literal["vars_template", "secret_vars_template"],
+        used: set[str],
+    ) -> dict[str, Any]:
+        """Every component's variables of one kind, merged; secrets asked for go in ``used``."""
+        data: dict[str, Any] = {}
+        for component in ordered:
+            template = getattr(load_spec(self.roles_dir, component), which)
+            if template:
+                context = self._context(host, components, component)
+                data.update(self._render_vars(component, template, context, used))
         return data
 
     def _secret_vars_group(
@@ -287,12 +299,7 @@ class Renderer:
             item = self._reused(record.files[0])
         else:
             used: set[str] = set()
-            data: dict[str, Any] = {}
-            for component in ordered:
-                template = load_spec(self.roles_dir, component).secret_vars_template
-                if template:
-                    context = self._context(host, components, component)
-                    data.update(self._render_vars(component, template, context, used))
+            data = self._host_vars(host, components, ordered, "secret_vars_template", used)
             item = self._secret(path, _dump(data))
             names = sorted(used)
             record = GroupRecord(key, self._secret_digest.of(names), names, [item.index_entry()])
