@@ -78,7 +78,7 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
         if build.reused < len(build.groups):
             # Same bytes from groups rendered again (souverain or its templates changed):
             # record their new keys so the next render can reuse them.
-            write_index(target, build.groups, _stored(build), [*sorted(build.files), MANIFEST])
+            _write_index(target, build)
         return WriteResult(target, changed=False)
     manifest = manifest_bytes(build)
     if link.exists() and not link.is_symlink():
@@ -88,7 +88,7 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     try:
         _write_files(staging, build)
         (staging / MANIFEST).write_bytes(manifest)
-        write_index(staging, build.groups, _stored(build), [*sorted(build.files), MANIFEST])
+        _write_index(staging, build)
         os.chmod(staging, 0o700)
         if target.exists():
             # Same digest but edited by hand: the rendered files replace the edits.
@@ -105,8 +105,10 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     return WriteResult(target, changed=True)
 
 
-def _stored(build: Build) -> dict[str, tuple[str, str]]:
-    return {path: (item.sha256, item.stored_sha256) for path, item in build.files.items()}
+def _write_index(directory: Path, build: Build) -> None:
+    """render-index.json of ``build`` as written in ``directory`` (manifest included)."""
+    stored = {path: (item.sha256, item.stored_sha256) for path, item in build.files.items()}
+    write_index(directory, build.groups, stored, [*sorted(build.files), MANIFEST])
 
 
 def _write_files(staging: Path, build: Build) -> None:

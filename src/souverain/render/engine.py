@@ -106,12 +106,6 @@ class Build:
             raise RenderError(f"two components render {item.path}")
         self.files[item.path] = item
 
-    def manifest(self) -> dict[str, Any]:
-        return {
-            "format": 1,
-            "files": [self.files[path].manifest_entry() for path in sorted(self.files)],
-        }
-
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
