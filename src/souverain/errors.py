@@ -74,6 +74,12 @@ class RenderError(SouverainError):
     exit_code = EXIT_BAD_INPUT
 
 
+class ManifestError(SouverainError):
+    """A role's component.yml is missing or invalid: the project tree is broken."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class SecretsError(SouverainError):
     """The secrets store cannot be read or written (missing or wrong vault password...)."""
 

@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, create_model, model_validator
 
+from souverain.components import default_catalog
 from souverain.model.base import DomainName, IPAddress, Network, Port, Strict
 
-# Components a host can carry. base and pki go on every host whatever the host lists.
-PLACEABLE = (
-    "proxy",
-    "postgresql",
-    "redis",
-    "directory",
-    "sso",
-    "mail",
-    "chat",
-    "visio",
-    "drive",
-    "backup",
-)
-EVERYWHERE = ("base", "pki")
-ALL_COMPONENTS = (*EVERYWHERE, *PLACEABLE)
-# Components a tenant can switch on or off for its own users.
-TENANT_COMPONENTS = ("mail", "chat", "visio", "drive")
-# Components that run once for the whole suite (no high availability yet).
-SINGLETONS = ("directory", "sso", "postgresql", "redis", "backup")
+# The names come from the components' manifests (roles/<name>/component.yml).
+CATALOG = default_catalog()
+EVERYWHERE = CATALOG.everywhere  # base and pki go on every host whatever the host lists
+PLACEABLE = CATALOG.placeable  # what a host lists in suite.yml
+ALL_COMPONENTS = CATALOG.names
+TENANT_COMPONENTS = CATALOG.tenant_scoped  # what a tenant switches on or off for its users
+SINGLETONS = CATALOG.singletons  # run once for the whole suite (no high availability yet)
+REQUIRES = CATALOG.requires  # what each component needs running somewhere in the suite
 
-ComponentName = Literal[
-    "proxy", "postgresql", "redis", "directory", "sso", "mail", "chat", "visio", "drive", "backup"
-]
-TenantComponentName = Literal["mail", "chat", "visio", "drive"]
+ComponentName = Literal[PLACEABLE]  # type: ignore[valid-type]
+TenantComponentName = Literal[TENANT_COMPONENTS]  # type: ignore[valid-type]
+
+# The settings class of each component, registered by @settings_of. A component without one
+# gets Toggle (only `enabled`), or no settings at all when it is always on.
+_SETTINGS: dict[str, type[Strict]] = {}
+
+_S = TypeVar("_S", bound=type[Strict])
+
+
+def settings_of(component: str) -> Callable[[_S], _S]:
+    """Register a class as the settings of `components.<component>` in suite.yml."""
+
+    def register(cls: _S) -> _S:
+        _SETTINGS[component] = cls
+        return cls
+
+    return register
 
 
 class OpenscapSettings(Strict):
@@ -49,6 +54,7 @@ class OpenscapSettings(Strict):
     )
 
 
+@settings_of("base")
 class BaseSettings(Strict):
     """Every host: SSH, firewall, time, logs, updates, kernel hardening."""
 
@@ -69,6 +75,7 @@ class BaseSettings(Strict):
     openscap: OpenscapSettings = Field(default_factory=OpenscapSettings)
 
 
+@settings_of("proxy")
 class ProxySettings(Strict):
     """nginx in front of every web service."""
 
@@ -81,6 +88,7 @@ class AcmeSettings(Strict):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+@settings_of("pki")
 class PkiSettings(Strict):
     """Certificates: an internal CA (on-premises, lab) or ACME (public hosts)."""
 
@@ -99,14 +107,17 @@ class Toggle(Strict):
     enabled: bool = True
 
 
+@settings_of("postgresql")
 class PostgresqlSettings(Toggle):
     """Shared PostgreSQL for the components that need one (databases per component and tenant)."""
 
 
+@settings_of("redis")
 class RedisSettings(Toggle):
     """Shared Redis (drive file locking and cache)."""
 
 
+@settings_of("directory")
 class DirectorySettings(Toggle):
     """OpenLDAP: one base DN for the suite, one organisational unit per tenant."""
 
@@ -119,6 +130,7 @@ class DirectorySettings(Toggle):
     lockout_failures: int = Field(default=5, ge=3, le=20)
 
 
+@settings_of("sso")
 class SsoSettings(Toggle):
     """LemonLDAP::NG, an OpenID Connect provider with one portal per tenant."""
 
@@ -135,6 +147,7 @@ class SpamSettings(Strict):
     dns_blocklists: list[DomainName] = Field(default_factory=list)
 
 
+@settings_of("mail")
 class MailSettings(Toggle):
     """Postfix, Dovecot, Rspamd and webmail."""
 
@@ -160,6 +173,7 @@ class FederationSettings(Strict):
         return self
 
 
+@settings_of("chat")
 class ChatSettings(Toggle):
     """Matrix Synapse (one per tenant) and Element web."""
 
@@ -171,6 +185,7 @@ class ChatSettings(Toggle):
     media_retention_days: int | None = Field(default=None, ge=1)
 
 
+@settings_of("visio")
 class VisioSettings(Toggle):
     """Jitsi Meet, Prosody and coturn."""
 
@@ -183,6 +198,7 @@ class VisioSettings(Toggle):
     public_address: IPAddress | None = None  # the videobridge's and TURN's address behind NAT
 
 
+@settings_of("drive")
 class DriveSettings(Toggle):
     """Nextcloud, one instance per tenant."""
 
@@ -197,6 +213,7 @@ class BackupRetention(Strict):
     monthly: int = Field(default=6, ge=0)
 
 
+@settings_of("backup")
 class BackupSettings(Toggle):
     """BorgBackup, encrypted, to a backup host."""
 
@@ -215,42 +232,36 @@ class BackupSettings(Toggle):
         return self
 
 
-class Components(Strict):
-    base: BaseSettings
-    proxy: ProxySettings = Field(default_factory=ProxySettings)
-    pki: PkiSettings = Field(default_factory=PkiSettings)
-    postgresql: PostgresqlSettings = Field(default_factory=PostgresqlSettings)
-    redis: RedisSettings = Field(default_factory=RedisSettings)
-    directory: DirectorySettings = Field(default_factory=DirectorySettings)
-    sso: SsoSettings = Field(default_factory=SsoSettings)
-    mail: MailSettings = Field(default_factory=MailSettings)
-    chat: ChatSettings = Field(default_factory=ChatSettings)
-    visio: VisioSettings = Field(default_factory=VisioSettings)
-    drive: DriveSettings = Field(default_factory=DriveSettings)
-    backup: BackupSettings = Field(default_factory=BackupSettings)
+class ComponentsBase(Strict):
+    """`components:` of suite.yml; its fields (one per component) are made from the catalog."""
 
     def is_enabled(self, name: str) -> bool:
-        if name in ("base", "pki", "proxy"):
+        if name in CATALOG.always_on:
             return True
-        settings = getattr(self, name)
-        return bool(settings.enabled)
+        return bool(getattr(self, name).enabled)
 
     def enabled_names(self) -> list[str]:
         return [name for name in ALL_COMPONENTS if self.is_enabled(name)]
 
 
-# What each component needs running somewhere in the suite.
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "sso": ("directory",),
-    "mail": ("directory",),
-    "chat": ("directory", "sso", "postgresql"),
-    "visio": ("sso",),
-    "drive": ("directory", "sso", "postgresql", "redis"),
-}
+def _settings_field(name: str) -> tuple[Any, Any]:
+    cls = _SETTINGS.get(name) or (Strict if name in CATALOG.always_on else Toggle)
+    required = any(info.is_required() for info in cls.model_fields.values())
+    return (cls, ...) if required else (cls, Field(default_factory=cls))
+
+
+Components = create_model(  # type: ignore[call-overload]
+    "Components",
+    __base__=ComponentsBase,
+    __doc__="Settings of each component, under its name.",
+    __module__=__name__,
+    **{name: _settings_field(name) for name in ALL_COMPONENTS},
+)
 
 
 __all__ = [
     "ALL_COMPONENTS",
+    "CATALOG",
     "EVERYWHERE",
     "PLACEABLE",
     "REQUIRES",
@@ -258,6 +269,8 @@ __all__ = [
     "TENANT_COMPONENTS",
     "ComponentName",
     "Components",
+    "ComponentsBase",
     "Port",
     "TenantComponentName",
+    "settings_of",
 ]

@@ -1,0 +1,166 @@
+"""`roles/<name>/component.yml`: what a component is and what it publishes, validated.
+
+A manifest says where the component goes (every host, or the hosts that list it), whether it
+is per suite or per tenant, what it needs, and what the shared roles must do for it: the
+names its users reach (``endpoints``), the ports the firewall opens and the audit probes for
+TLS (``openings``), its OpenID Connect client (``sso_client``), its PostgreSQL databases, its
+Redis database, its directory service account and its DNS records (``dns``, a template in
+the role). The shared roles loop over what the placed components publish and never name
+one.
+
+Patterns (endpoint names, redirect URIs, ports given as text) are Python format strings
+over ``settings`` (the component's settings), ``domain`` (the tenant's main domain) and
+``tenant``: ``"{settings.hostname}.{domain}"``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+_PATTERN_FIELDS = ("settings", "domain", "tenant")
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_pattern(value: str) -> str:
+    """A format string reading only the fields patterns may use."""
+    from string import Formatter
+
+    try:
+        fields = [name for _, name, _, _ in Formatter().parse(value) if name is not None]
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid pattern: {error}") from None
+    for name in fields:
+        root = name.split(".", 1)[0].split("[", 1)[0]
+        if root not in _PATTERN_FIELDS:
+            raise ValueError(
+                f"{value!r} reads {{{name}}}; a pattern may read only " + ", ".join(_PATTERN_FIELDS)
+            )
+    return value
+
+
+class Endpoint(_Entry):
+    """A name a tenant's users reach, served on ``port`` by the proxy or the component."""
+
+    role: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="What it is for: webmail, imaps…")
+    name: str = Field(description="DNS name pattern, e.g. '{settings.hostname}.{domain}'.")
+    port: int = Field(default=443, ge=1, le=65535)
+    scheme: str = Field(default="https", pattern=r"^[a-z][a-z0-9+.-]*$")
+    via: Literal["proxy", "direct"] = Field(
+        default="proxy", description="proxy: a virtual host of the proxy; direct: the component."
+    )
+    label: str = Field(min_length=1, description="What the tenant's landing page calls it.")
+    media: bool = Field(
+        default=False, description="The page may use the camera and microphone (calls)."
+    )
+
+    _check_name = field_validator("name")(_check_pattern)
+
+
+class Tls(_Entry):
+    """How an opening speaks TLS, for the audit's probe on the host."""
+
+    service: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    starttls: Literal["smtp", "imap", "ldap", "postgres"] | None = Field(
+        default=None, description="The plain-text preamble before the handshake, if any."
+    )
+    names: Literal["tenants", "host"] = Field(
+        description="tenants: the names in 'name' for each tenant served; host: the host's "
+        "own name (<host>.<suite>.internal)."
+    )
+    name: str = "{domain}"
+    loopback_unless_remote_users: bool = Field(
+        default=False,
+        description="Listens beyond loopback only when a component requiring this one runs "
+        "on another host.",
+    )
+
+    _check_name = field_validator("name")(_check_pattern)
+
+
+class Opening(_Entry):
+    """A port the component serves, and who may reach it."""
+
+    proto: Literal["tcp", "udp"] = "tcp"
+    port: int | str = Field(description="A number or a pattern such as '{settings.turn_port}'.")
+    origins: list[Literal["any", "suite", "admin", "host"]] = Field(
+        alias="from",
+        min_length=1,
+        description="any: everyone; suite: the suite's hosts; admin: the admin networks; "
+        "host: the host itself (not opened in the firewall, still probed for TLS).",
+    )
+    tls: Tls | None = None
+
+    @field_validator("port")
+    @classmethod
+    def _port_pattern(cls, value: int | str) -> int | str:
+        if isinstance(value, str):
+            _check_pattern(value)
+        elif not 1 <= value <= 65535:
+            raise ValueError("a port is between 1 and 65535")
+        return value
+
+
+class SsoClient(_Entry):
+    """An OpenID Connect client registered on each tenant's portal (client id: the component)."""
+
+    redirect_uris: list[str] = Field(min_length=1)
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        return [_check_pattern(value) for value in values]
+
+
+class Database(_Entry):
+    """A PostgreSQL database per tenant: '<prefix>_<tenant id>'."""
+
+    prefix: str = Field(pattern=r"^[a-z][a-z0-9]*$")
+    collation: str = Field(default="C.UTF-8", description="lc_collate and lc_ctype.")
+
+
+class Manifest(_Entry):
+    """The whole of `component.yml`."""
+
+    description: str = Field(min_length=1)
+    order: int = Field(ge=0, description="Rendering, verify and listing order (lowest first).")
+    placement: Literal["everywhere", "placed"] = Field(
+        default="placed",
+        description="everywhere: on every host whatever it lists; placed: on the hosts that "
+        "list it (every host of a single-host suite).",
+    )
+    scope: Literal["suite", "tenant"] = Field(
+        default="suite", description="tenant: each tenant switches it on or off for its users."
+    )
+    always_on: bool = Field(default=False, description="Has no 'enabled' setting.")
+    singleton: bool = Field(default=False, description="Runs on one host of the suite only.")
+    requires: list[str] = Field(default_factory=list)
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    openings: list[Opening] = Field(default_factory=list)
+    sso_client: SsoClient | None = None
+    databases: list[Database] = Field(default_factory=list)
+    redis_database: bool = Field(
+        default=False, description="A Redis database per tenant the component serves."
+    )
+    directory_account: bool = Field(
+        default=False,
+        description="A service account per tenant that reads the tenant's people.",
+    )
+    dns: str | None = Field(
+        default=None, description="Template (under the role) of the tenant's DNS records."
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        import re
+
+        for value in values:
+            if not re.match(_NAME, value):
+                raise ValueError(f"{value!r} is not a component name")
+        return values
