@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from souverain.components import Component
+from souverain.model.components import CATALOG
 from souverain.model.suite import Suite, Tenant
 
 
@@ -19,6 +21,8 @@ class Service:
     port: int
     scheme: str  # https, imaps, smtp-submission, ...
     host: str  # the suite host that serves it
+    label: str = ""  # what the tenant's landing page calls it
+    media: bool = False  # the page may use the camera and microphone
 
     @property
     def url(self) -> str:
@@ -29,62 +33,48 @@ class Service:
         return f"{self.scheme}://{self.fqdn}:{self.port}"
 
 
+def fill(pattern: str, settings: object, tenant: Tenant | None = None) -> str:
+    """A manifest pattern with the component's settings and the tenant filled in."""
+    if "{" not in pattern:
+        return pattern
+    domain = tenant.domain if tenant is not None else ""
+    return pattern.format(settings=settings, domain=domain, tenant=tenant)
+
+
+def serves_tenant(suite: Suite, component: Component, tenant: Tenant) -> bool:
+    """Whether the component serves the tenant's users (its endpoints exist for it)."""
+    if component.per_tenant:
+        return component.name in suite.tenant_components(tenant)
+    return suite.components.is_enabled(component.name) and bool(suite.placement.get(component.name))
+
+
 def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
-    """Every endpoint a tenant's users reach, in a stable order."""
-    settings = suite.components
-    placement = suite.placement
-    proxy_host = placement["proxy"][0]
-    enabled = set(suite.tenant_components(tenant))
-    domain = tenant.domain
-    services = [Service("proxy", "landing", domain, 443, "https", proxy_host)]
-    if suite.components.is_enabled("sso"):
-        services.append(
-            Service("sso", "portal", f"{settings.sso.hostname}.{domain}", 443, "https", proxy_host)
-        )
-    if "mail" in enabled:
-        mail_host = placement["mail"][0]
-        mail_name = f"{settings.mail.hostname}.{domain}"
-        services += [
-            Service(
-                "mail",
-                "webmail",
-                f"{settings.mail.webmail_hostname}.{domain}",
-                443,
-                "https",
-                proxy_host,
-            ),
-            Service("mail", "submission", mail_name, 587, "smtp+starttls", mail_host),
-            Service("mail", "submissions", mail_name, 465, "smtps", mail_host),
-            Service("mail", "imaps", mail_name, 993, "imaps", mail_host),
-            Service("mail", "mta-sts", f"mta-sts.{domain}", 443, "https", proxy_host),
-            Service("mail", "autoconfig", f"autoconfig.{domain}", 443, "https", proxy_host),
-        ]
-    if "chat" in enabled:
-        services += [
-            Service(
-                "chat", "homeserver", f"{settings.chat.hostname}.{domain}", 443, "https", proxy_host
-            ),
-            Service(
-                "chat",
-                "element",
-                f"{settings.chat.element_hostname}.{domain}",
-                443,
-                "https",
-                proxy_host,
-            ),
-        ]
-    if "visio" in enabled:
-        services.append(
-            Service(
-                "visio", "meet", f"{settings.visio.hostname}.{domain}", 443, "https", proxy_host
+    """Every endpoint a tenant's users reach, in a stable order (the catalog's).
+
+    Each placed component publishes its endpoints in its manifest; those `via: proxy` are
+    virtual hosts of the proxy, the others are served by the component's own host.
+    """
+    proxy_hosts = suite.placement.get("proxy") or [suite.hosts[0].name]
+    services: list[Service] = []
+    for component in CATALOG:
+        endpoints = component.manifest.endpoints
+        if not endpoints or not serves_tenant(suite, component, tenant):
+            continue
+        settings = getattr(suite.components, component.name)
+        own_host = suite.placement[component.name][0]
+        for endpoint in endpoints:
+            services.append(
+                Service(
+                    component.name,
+                    endpoint.role,
+                    fill(endpoint.name, settings, tenant),
+                    endpoint.port,
+                    endpoint.scheme,
+                    proxy_hosts[0] if endpoint.via == "proxy" else own_host,
+                    endpoint.label,
+                    endpoint.media,
+                )
             )
-        )
-    if "drive" in enabled:
-        services.append(
-            Service(
-                "drive", "files", f"{settings.drive.hostname}.{domain}", 443, "https", proxy_host
-            )
-        )
     return services
 
 
@@ -125,48 +115,76 @@ class TlsEndpoint:
         return f"{self.service} {self.port} ({how})"
 
 
+@dataclass(frozen=True)
+class HostOpening:
+    """A port the firewall of a host opens, for whom ("any", "suite", "admin")."""
+
+    component: str
+    proto: str
+    port: int
+    origin: str
+
+
+def _port(value: int | str, settings: object) -> int:
+    return value if isinstance(value, int) else int(fill(value, settings))
+
+
+def host_openings(suite: Suite, host: str) -> list[HostOpening]:
+    """The inbound openings of a host: what each component it carries publishes.
+
+    The same manifest entries give the TLS ports the audit probes (host_tls_endpoints).
+    Entries open to the host itself only are not openings.
+    """
+    openings: list[HostOpening] = []
+    carried = set(suite.components_of_host(host))
+    for component in CATALOG:
+        if component.name not in carried:
+            continue
+        settings = getattr(suite.components, component.name)
+        for entry in component.manifest.openings:
+            port = _port(entry.port, settings)
+            for origin in entry.origins:
+                if origin != "host":
+                    openings.append(HostOpening(component.name, entry.proto, port, origin))
+    return openings
+
+
 def host_tls_endpoints(suite: Suite, host: str, component: str | None = None) -> list[TlsEndpoint]:
     """Every TLS port ``host`` serves for the components it carries (or for ``component``).
 
-    Derived from the same settings as the roles' listeners and firewall openings (a unit
-    test checks that every port here is opened by the host's rendered nftables.conf).
+    Read from the `openings` of the components' manifests that say how they speak TLS: the
+    same entries the firewall opens (host_openings).
     """
-    carried = suite.components_of_host(host)
-    wanted = [c for c in carried if component is None or c == component]
+    carried = set(suite.components_of_host(host))
     own = (host_fqdn(suite, host),)
     endpoints: list[TlsEndpoint] = []
-    if "proxy" in wanted:
-        names = tuple(tenant.domain for tenant in suite.tenants)
-        endpoints.append(TlsEndpoint("proxy", "https", 443, None, names))
-    if "mail" in wanted:
-        settings = suite.components.mail
-        names = tuple(
-            f"{settings.hostname}.{tenant.domain}"
-            for tenant in suite.tenants
-            if "mail" in suite.tenant_components(tenant)
-        )
-        if names:
-            endpoints += [
-                TlsEndpoint("mail", "smtp", 25, "smtp", names),
-                TlsEndpoint("mail", "submissions", 465, None, names),
-                TlsEndpoint("mail", "submission", 587, "smtp", names),
-                TlsEndpoint("mail", "imaps", 993, None, names),
-            ]
-    if "directory" in wanted:
-        # slapd serves ldap:/// too (StartTLS; the firewall keeps it to the host itself).
-        endpoints += [
-            TlsEndpoint("directory", "ldaps", 636, None, own),
-            TlsEndpoint("directory", "ldap", 389, "ldap", own),
-        ]
-    if "postgresql" in wanted:
-        # Listens beyond loopback only when a database user runs on another host.
-        remote = any(
-            name != host for user in ("chat", "drive") for name in suite.placement.get(user, [])
-        )
-        endpoints.append(
-            TlsEndpoint("postgresql", "postgresql", 5432, "postgres", own, loopback=not remote)
-        )
-    if "visio" in wanted:
-        port = suite.components.visio.turns_port
-        endpoints.append(TlsEndpoint("visio", "turns", port, None, own))
+    for each in CATALOG:
+        if each.name not in carried or (component is not None and each.name != component):
+            continue
+        settings = getattr(suite.components, each.name)
+        for entry in each.manifest.openings:
+            tls = entry.tls
+            if tls is None:
+                continue
+            if tls.names == "host":
+                names = own
+            else:
+                names = tuple(
+                    fill(tls.name, settings, tenant)
+                    for tenant in suite.tenants
+                    if serves_tenant(suite, each, tenant)
+                )
+                if not names:
+                    continue
+            loopback = False
+            if tls.loopback_unless_remote_users:
+                loopback = not any(
+                    name != host
+                    for user in CATALOG.required_by(each.name)
+                    for name in suite.placement.get(user, [])
+                )
+            port = _port(entry.port, settings)
+            endpoints.append(
+                TlsEndpoint(each.name, tls.service, port, tls.starttls, names, loopback)
+            )
     return endpoints

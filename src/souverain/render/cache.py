@@ -32,7 +32,7 @@ INDEX = "render-index.json"
 INDEX_FORMAT = 2
 _PACKAGE = Path(__file__).resolve().parents[1]
 # The modules whose behaviour shapes what templates produce.
-_CODE_DIRS = ("model", "render")
+_CODE_DIRS = ("components", "model", "render")
 # A file as the index keeps it: a list in this order (smaller and faster to read than objects).
 FILE_FIELDS = (
     "path", "host", "dest", "sha256", "component", "tenant", "mode", "owner", "group",
@@ -187,6 +187,7 @@ def code_digest(roles_dir: Path) -> str:
     digest = hashlib.sha256(f"index {INDEX_FORMAT}".encode())
     for name in _CODE_DIRS:
         _digest_tree(digest, _PACKAGE / name, "*.py")
+    _digest_tree(digest, roles_dir, "*/component.yml")
     _digest_tree(digest, roles_dir, "*/render.yml")
     _digest_tree(digest, roles_dir, "*/templates/**/*")
     _digest_tree(digest, roles_dir, "*/proxy/**/*")

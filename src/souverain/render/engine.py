@@ -20,6 +20,7 @@ import yaml
 
 from souverain.errors import RenderError
 from souverain.model.components import ALL_COMPONENTS, TENANT_COMPONENTS
+from souverain.model.published import Published
 from souverain.model.services import tenant_services, tenant_web_names
 from souverain.model.suite import Host, Suite, Tenant
 from souverain.render.cache import GroupRecord, RenderIndex, SecretDigest, code_digest, key_of
@@ -177,6 +178,7 @@ class Renderer:
     def __post_init__(self) -> None:
         self.env = environment(self.roles_dir)
         self._secret_digest = SecretDigest(self.materials.secrets.peek)
+        self._published = Published(self.suite)
         code = code_digest(self.roles_dir)
         suite = self.suite
         # What every group's templates can read besides their host and tenant (cache.py).
@@ -360,6 +362,7 @@ class Renderer:
             "web_names": lambda tenant: tenant_web_names(suite, tenant),
             "tls_dir": TLS_DIR,
             "secret": self.materials.secret,
+            "published": self._published,
         }
 
     def _expression(self, source: str) -> Callable[..., Any]:
