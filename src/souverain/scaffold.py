@@ -72,6 +72,17 @@ def suite_yaml(
     )
 
 
+def default_placed() -> tuple[str, ...]:
+    """The components a host lists that are on unless suite.yml turns them off."""
+    from souverain.model.components import PLACEABLE, Components
+
+    def on_by_default(name: str) -> bool:
+        factory = Components.model_fields[name].default_factory
+        return factory is None or bool(getattr(factory(), "enabled", True))  # type: ignore[call-arg]
+
+    return tuple(name for name in PLACEABLE if on_by_default(name))
+
+
 def lab_suite_yaml(
     hosts: list[tuple[str, str]],
     *,
@@ -88,23 +99,7 @@ def lab_suite_yaml(
         ScaffoldHost(
             name=name,
             address=address,
-            components=(
-                (
-                    "proxy",
-                    "postgresql",
-                    "redis",
-                    "directory",
-                    "sso",
-                    "mail",
-                    "chat",
-                    "visio",
-                    "drive",
-                )
-                if name == first_name
-                else ()
-            )
-            if len(hosts) > 1
-            else None,
+            components=(default_placed() if name == first_name else ()) if len(hosts) > 1 else None,
         )
         for name, address in hosts
     ]

@@ -88,6 +88,11 @@ def make_project(tmp_path: Path, imported: list[str], roles: list[str]) -> tuple
     )
     for role in roles:
         (tmp_path / "roles" / role / "tasks").mkdir(parents=True)
+    # Every component has a manifest, with or without a role (chat: a manifest only).
+    for order, name in enumerate(["base", "proxy", "mail", "chat"]):
+        folder = tmp_path / "roles" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "component.yml").write_text(f"description: {name}\norder: {order}\n")
     return site, tmp_path / "roles"
 
 

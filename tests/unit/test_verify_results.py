@@ -95,6 +95,9 @@ def test_role_suites_only_for_hosts_carrying_the_component(tmp_path):
         (tmp_path / role / "tests").mkdir()
         if tests:
             (tmp_path / role / "tests" / "test_base.py").write_text("")
+    for order, name in enumerate(["base", "proxy", "mail", "chat"]):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "component.yml").write_text(f"description: {name}\norder: {order}\n")
     groups = {"base": ["h1", "h2"], "proxy": ["h1"], "mail": ["h2"], "chat": []}
     suites, missing = role_suites(groups, tmp_path)
     assert [(s.component, s.hosts) for s in suites] == [("base", ["h1", "h2"])]

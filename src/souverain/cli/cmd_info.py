@@ -19,6 +19,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
 
     deployment = current_deployment(ctx)
     suite = load_suite(deployment.suite_file)
+    services_of = {tenant.id: tenant_services(suite, tenant) for tenant in suite.tenants}
     payload: dict[str, Any] = {
         "suite": suite.name,
         "ca_certificate": str(deployment.ca_certificate)
@@ -46,18 +47,9 @@ def info(ctx: click.Context, as_json: bool) -> None:
                         "port": service.port,
                         "host": service.host,
                         "address": suite.host(service.host).address,
-                        **(
-                            {"oidc_discovery": f"{service.url}.well-known/openid-configuration"}
-                            if service.component == "sso"
-                            else {}
-                        ),
-                        **(
-                            {"webdav": f"{service.url}remote.php/dav/files/<username>/"}
-                            if service.component == "drive"
-                            else {}
-                        ),
+                        **{link.key: f"{service.url}{link.path}" for link in service.links},
                     }
-                    for service in tenant_services(suite, tenant)
+                    for service in services_of[tenant.id]
                 ],
             }
             for tenant in suite.tenants
@@ -79,17 +71,15 @@ def info(ctx: click.Context, as_json: bool) -> None:
         table = Table(title=f"Tenant {tenant['id']} ({tenant['name']})", title_justify="left")
         for column in ("component", "service", "endpoint", "host"):
             table.add_column(column)
-        for service in tenant["services"]:
+        for service, endpoint in zip(tenant["services"], services_of[tenant["id"]], strict=True):
             table.add_row(
                 service["component"],
                 service["role"],
                 service["url"],
                 f"{service['host']} ({service['address']})",
             )
-            if "oidc_discovery" in service:
-                table.add_row("", "oidc discovery", service["oidc_discovery"], "")
-            if "webdav" in service:
-                table.add_row("", "webdav", service["webdav"], "")
+            for link in endpoint.links:
+                table.add_row("", link.label, service[link.key], "")
         out.print(table)
     if payload["ca_certificate"]:
         out.print(f"Users and browsers must trust the suite's CA: {payload['ca_certificate']}")

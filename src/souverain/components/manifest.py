@@ -44,6 +44,14 @@ def _check_pattern(value: str) -> str:
     return value
 
 
+class Link(_Entry):
+    """A further address under an endpoint that `souverain info` shows (discovery, WebDAV)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Its key in `info --json`.")
+    label: str = Field(min_length=1)
+    path: str = Field(description="Appended to the endpoint's URL.")
+
+
 class Endpoint(_Entry):
     """A name a tenant's users reach, served on ``port`` by the proxy or the component."""
 
@@ -58,6 +66,7 @@ class Endpoint(_Entry):
     media: bool = Field(
         default=False, description="The page may use the camera and microphone (calls)."
     )
+    links: list[Link] = Field(default_factory=list)
 
     _check_name = field_validator("name")(_check_pattern)
 

@@ -236,6 +236,7 @@ class ComponentsBase(Strict):
     """`components:` of suite.yml; its fields (one per component) are made from the catalog."""
 
     def is_enabled(self, name: str) -> bool:
+        """Whether the component is on (always-on components have no `enabled`)."""
         if name in CATALOG.always_on:
             return True
         return bool(getattr(self, name).enabled)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from souverain.components import Component
+from souverain.components.manifest import Link
 from souverain.model.components import CATALOG
 from souverain.model.suite import Suite, Tenant
 
@@ -23,6 +24,7 @@ class Service:
     host: str  # the suite host that serves it
     label: str = ""  # what the tenant's landing page calls it
     media: bool = False  # the page may use the camera and microphone
+    links: tuple[Link, ...] = ()  # further addresses under it that `info` shows
 
     @property
     def url(self) -> str:
@@ -73,6 +75,7 @@ def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
                     proxy_hosts[0] if endpoint.via == "proxy" else own_host,
                     endpoint.label,
                     endpoint.media,
+                    tuple(endpoint.links),
                 )
             )
     return services

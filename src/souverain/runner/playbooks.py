@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from souverain.components import load_catalog
 from souverain.errors import DeployError
 from souverain.paths import PLAYBOOKS_DIR, ROLES_DIR
 
@@ -42,7 +43,8 @@ def coverage(enabled: Iterable[str], site: Path = SITE, roles_dir: Path = ROLES_
     an enabled component without a playbook or role is reported, never silently skipped.
     """
     imported = site_components(site)
-    broken = [name for name in imported if not (roles_dir / name / "tasks").is_dir()]
+    catalog = load_catalog(roles_dir)
+    broken = [name for name in imported if name not in catalog or not catalog[name].deployable]
     if broken:
         raise DeployError(
             f"{site} imports {', '.join(broken)} but roles/{broken[0]}/tasks is missing",
@@ -53,7 +55,7 @@ def coverage(enabled: Iterable[str], site: Path = SITE, roles_dir: Path = ROLES_
     for name in wanted:
         if name in imported:
             continue
-        if (roles_dir / name / "tasks").is_dir():
+        if name in catalog and catalog[name].deployable:
             missing[name] = f"not deployable yet: role {name} is not in {site.name}"
         else:
             missing[name] = "not deployable yet: no role"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from souverain.components import load_catalog
 from souverain.deployment import Deployment
 from souverain.errors import VerifyError
-from souverain.model.components import ALL_COMPONENTS
 from souverain.paths import ROLES_DIR
 from souverain.verify.junit import HostResult, merge_junit, results_from_junit
 from souverain.verify.targets import read_targets, ssh_config
@@ -44,18 +44,18 @@ def role_suites(
     """The suites to run, in deploy order, and the components that have none (with why)."""
     suites: list[RoleSuite] = []
     missing: dict[str, str] = {}
-    for component in ALL_COMPONENTS:
-        hosts = groups.get(component) or []
+    for component in load_catalog(roles_dir):
+        hosts = groups.get(component.name) or []
         if not hosts:
             continue
-        if not (roles_dir / component / "tasks").is_dir():
-            missing[component] = "not deployed: no role"
+        if not component.deployable:
+            missing[component.name] = "not deployed: no role"
             continue
-        files = sorted((roles_dir / component / "tests").glob("test_*.py"))
+        files = component.test_files
         if not files:
-            missing[component] = "no testinfra tests in the role"
+            missing[component.name] = "no testinfra tests in the role"
             continue
-        suites.append(RoleSuite(component, files, hosts))
+        suites.append(RoleSuite(component.name, files, hosts))
     return suites, missing
 
 
