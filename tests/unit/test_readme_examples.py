@@ -1,0 +1,54 @@
+"""The YAML examples of the README are what the code accepts: a reader can copy them.
+
+The suite.yml example must validate as a whole; the excerpt of a component manifest must be
+a valid manifest and say what the real one says (every entry it shows is in the real file).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from souverain.components.manifest import Manifest
+from souverain.deployment import Deployment
+from souverain.model.loader import load_suite
+from souverain.pki import Pki
+
+PROJECT = Path(__file__).resolve().parents[2]
+BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def yaml_blocks() -> list[str]:
+    return BLOCK.findall((PROJECT / "README.md").read_text())
+
+
+def test_the_readme_has_its_examples():
+    blocks = yaml_blocks()
+    assert any("tenants:" in block for block in blocks)
+    assert any("openings:" in block for block in blocks)
+
+
+def test_the_readme_suite_validates(tmp_path: Path):
+    [suite_text] = [block for block in yaml_blocks() if "tenants:" in block]
+    path = tmp_path / "suite.yml"
+    path.write_text(suite_text)
+    # The files it names are the reader's own (a corporate CA): here, a CA made for the test.
+    ca_pem = Pki.load_or_create(Deployment.at(tmp_path / "ca"), b"test", "Corporate").ca_pem
+    for name in yaml.safe_load(suite_text).get("trust", {}).get("extra_ca", []):
+        (tmp_path / name).write_bytes(ca_pem)
+    suite = load_suite(path)
+    assert len(suite.hosts) == 2
+
+
+def test_the_readme_manifest_excerpt_is_the_real_one():
+    [excerpt_text] = [block for block in yaml_blocks() if "openings:" in block]
+    excerpt = yaml.safe_load(excerpt_text)
+    Manifest.model_validate(excerpt)
+    real = yaml.safe_load((PROJECT / "roles" / "mail" / "component.yml").read_text())
+    for key, value in excerpt.items():
+        if isinstance(value, list):
+            assert all(item in real[key] for item in value), key
+        else:
+            assert real[key] == value, key
