@@ -160,6 +160,19 @@ class Manifest(_Entry):
         default=False,
         description="A service account per tenant that reads the tenant's people.",
     )
+    generated: list[Literal["suite_ca", "host_certificate", "tenant_certificates", "extra_ca"]] = (
+        Field(
+            default_factory=list,
+            description="Files souverain makes in Python for this component's role to place: "
+            "the suite CA, the host's certificate, each tenant's certificate (on the hosts "
+            "carrying a component with tenant_certificates), the extra CAs of suite.yml.",
+        )
+    )
+    tenant_certificates: bool = Field(
+        default=False,
+        description="The hosts carrying it need each tenant's certificate (it serves the "
+        "tenants' names).",
+    )
     dns: str | None = Field(
         default=None, description="Template (under the role) of the tenant's DNS records."
     )

@@ -19,7 +19,7 @@ import jinja2
 import yaml
 
 from souverain.errors import RenderError
-from souverain.model.components import ALL_COMPONENTS, TENANT_COMPONENTS
+from souverain.model.components import ALL_COMPONENTS, CATALOG, TENANT_COMPONENTS
 from souverain.model.published import Published
 from souverain.model.services import tenant_services, tenant_web_names
 from souverain.model.suite import Host, Suite, Tenant
@@ -426,10 +426,12 @@ class Renderer:
         )
 
     def _generated_files(self, host: Host, component: str) -> list[RenderedFile]:
-        """Files made by Python rather than templates: certificates and trusted CAs."""
+        """Files made by Python rather than templates, as the component's manifest asks:
+        certificates and trusted CAs."""
         items: list[RenderedFile] = []
         common = {"host": host.name, "component": component}
-        if component == "pki":
+        generated = CATALOG[component].manifest.generated
+        if "suite_ca" in generated:
             items.append(
                 self._item(
                     f"hosts/{host.name}/files{TLS_DIR}/ca.crt",
@@ -439,12 +441,13 @@ class Renderer:
                     **common,
                 )
             )
+        if "host_certificate" in generated:
             items += self._certificate(host, f"host-{host.name}", [self._host_fqdn(host)], None)
-            if host.name in self.suite.placement["proxy"]:
-                for tenant in self.suite.tenants:
-                    names = tenant_web_names(self.suite, tenant)
-                    items += self._certificate(host, f"tenant-{tenant.id}", names, tenant.id)
-        if component == "base":
+        if "tenant_certificates" in generated and self._serves_tenant_names(host):
+            for tenant in self.suite.tenants:
+                names = tenant_web_names(self.suite, tenant)
+                items += self._certificate(host, f"tenant-{tenant.id}", names, tenant.id)
+        if "extra_ca" in generated:
             for index, name in enumerate(self.suite.trust.extra_ca):
                 pem = (self.suite_root / name).read_bytes()
                 dest = f"{EXTRA_CA_DIR}/souverain-extra-{index}.crt"
@@ -454,6 +457,13 @@ class Renderer:
                     )
                 )
         return items
+
+    def _serves_tenant_names(self, host: Host) -> bool:
+        """Whether a component on the host needs the tenants' certificates."""
+        return any(
+            CATALOG[name].manifest.tenant_certificates
+            for name in self.suite.components_of_host(host.name)
+        )
 
     def _host_fqdn(self, host: Host) -> str:
         return f"{host.name}.{self.suite.name}.internal"
