@@ -110,6 +110,11 @@ class Catalog:
         return tuple(c.name for c in self.components if c.manifest.always_on)
 
     @cached_property
+    def front(self) -> str | None:
+        """The component serving the endpoints published `via: proxy` (the proxy)."""
+        return next((c.name for c in self.components if c.manifest.front), None)
+
+    @cached_property
     def requires(self) -> dict[str, tuple[str, ...]]:
         return {c.name: tuple(c.manifest.requires) for c in self.components if c.manifest.requires}
 

@@ -168,6 +168,10 @@ class Manifest(_Entry):
             "carrying a component with tenant_certificates), the extra CAs of suite.yml.",
         )
     )
+    front: bool = Field(
+        default=False,
+        description="Its hosts serve the endpoints the components publish `via: proxy`.",
+    )
     tenant_certificates: bool = Field(
         default=False,
         description="The hosts carrying it need each tenant's certificate (it serves the "

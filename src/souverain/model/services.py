@@ -56,7 +56,8 @@ def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
     Each placed component publishes its endpoints in its manifest; those `via: proxy` are
     virtual hosts of the proxy, the others are served by the component's own host.
     """
-    proxy_hosts = suite.placement.get("proxy") or [suite.hosts[0].name]
+    front = CATALOG.front
+    proxy_hosts = (suite.placement.get(front) if front else None) or [suite.hosts[0].name]
     services: list[Service] = []
     for component in CATALOG:
         endpoints = component.manifest.endpoints

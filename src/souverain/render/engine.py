@@ -442,11 +442,13 @@ class Renderer:
                 )
             )
         if "host_certificate" in generated:
-            items += self._certificate(host, f"host-{host.name}", [self._host_fqdn(host)], None)
+            items += self._certificate(
+                host, component, f"host-{host.name}", [self._host_fqdn(host)], None
+            )
         if "tenant_certificates" in generated and self._serves_tenant_names(host):
             for tenant in self.suite.tenants:
                 names = tenant_web_names(self.suite, tenant)
-                items += self._certificate(host, f"tenant-{tenant.id}", names, tenant.id)
+                items += self._certificate(host, component, f"tenant-{tenant.id}", names, tenant.id)
         if "extra_ca" in generated:
             for index, name in enumerate(self.suite.trust.extra_ca):
                 pem = (self.suite_root / name).read_bytes()
@@ -469,11 +471,11 @@ class Renderer:
         return f"{host.name}.{self.suite.name}.internal"
 
     def _certificate(
-        self, host: Host, name: str, dns_names: list[str], tenant: str | None
+        self, host: Host, component: str, name: str, dns_names: list[str], tenant: str | None
     ) -> list[RenderedFile]:
         """A certificate and its key, from the previous build while the PKI files are the
         same and renewal is not due (checking a certificate costs a signature check)."""
-        group = f"{host.name}/pki/{name}"
+        group = f"{host.name}/{component}/{name}"
         stamp = self.materials.certificate_stamp(name)
         key = key_of("certificate", name, ",".join(sorted(dns_names)), str(tenant), stamp or "")
         if stamp is not None:
@@ -485,7 +487,7 @@ class Renderer:
                 return [self._reused(entry) for entry in record.files]
         files = self.materials.certificate(name, dns_names)
         crt, private = f"{TLS_DIR}/{name}.crt", f"{TLS_DIR}/{name}.key"
-        common = {"host": host.name, "component": "pki", "tenant": tenant, "service": "tls"}
+        common = {"host": host.name, "component": component, "tenant": tenant, "service": "tls"}
         items = [
             self._item(f"hosts/{host.name}/files{crt}", files.fullchain_pem, dest=crt, **common),
             RenderedFile(
