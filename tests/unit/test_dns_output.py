@@ -29,22 +29,33 @@ EXPECTED = Path(__file__).parent / "fixtures" / "dns"
 UPDATE = os.environ.get("SOUVERAIN_UPDATE_DNS") == "1"
 
 
+def public_key_base64(pem: str) -> str:
+    """The DKIM p= tag of a PEM private key, worked out here rather than by souverain."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
 @cache
 def dkim_key() -> tuple[str, str]:
     """A fresh RSA key: its PEM text and the base64 of its public key (the DKIM p= tag)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
     )
-    return pem, base64.b64encode(der).decode()
+    return pem, public_key_base64(pem)
 
 
 def everything(data, *, federation: bool) -> None:
