@@ -109,6 +109,7 @@ def test_a_role_dns_template_adds_tagged_records_to_the_tenant_zones(deployment,
     [
         ("{{ tenant.no_such_field }}", "no_such_field"),
         ("{% if %}", "line 1: "),
+        ('{% import "sso/none.j2" as x %}', "sso/none.j2 does not exist"),
         ("records: [", "did not render valid YAML"),
         ("records:\n  - {name: x.org., type: A, value: 192.0.2.1}\n", "records.0.name"),
         ("records:\n  - {name: x.org, type: A, value: 1}\n", "records.0.value"),

@@ -101,7 +101,9 @@ def published(component: Component, template: str, context: DnsContext) -> Publi
     env = environment(component.folder.parent)
     try:
         text = env.get_template(template).render(template_context(component, context))
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as error:
+        if error.name != template:  # a file the template imports
+            raise RenderError(f"{template}: {error.name} does not exist") from None
         raise RenderError(
             f"{component.folder / 'component.yml'}: dns: {template} does not exist"
         ) from None
@@ -123,7 +125,7 @@ def published(component: Component, template: str, context: DnsContext) -> Publi
 def records(context: DnsContext, catalog: Catalog | None = None) -> list[Record]:
     """The records of every component the tenant uses, in catalog order; notes go to context."""
     found: list[Record] = []
-    for component in catalog or default_catalog():
+    for component in catalog if catalog is not None else default_catalog():
         template = component.dns_template
         if template is None or not serves(component, context.suite, context.tenant):
             continue
