@@ -1,21 +1,24 @@
-"""souverain.dns: records, zone/JSON output, the contributor registry, and the CLI."""
+"""souverain.dns: records, zone/JSON output, the roles' DNS templates, and the CLI."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import types
+from pathlib import Path
 
 import pytest
 
 from souverain import dns
+from souverain.components import Catalog, Component, Manifest
 from souverain.deployment import Deployment
-from souverain.dns.mail import dkim_public_record, dkim_secret_name
 from souverain.dns.records import DnsContext, Record, zone_of
+from souverain.errors import RenderError
 from souverain.model.loader import load_suite
 from souverain.secrets import SecretStore
+from tests.unit.test_dns_output import public_key_base64
 from tests.unit.test_role_directory_render import render
+from tests.unit.test_role_mail_render import shared_with_dns
 
 ROLES = ("base", "pki", "proxy", "directory", "sso", "mail")
 
@@ -55,26 +58,77 @@ def test_zone_of_picks_the_longest_tenant_domain():
     assert zone_of("badexample.org", ["example.org"]) is None
 
 
-def test_registry_loads_present_contributors_and_skips_missing_ones(monkeypatch):
-    assert dns.contributor("core") is not None
-    assert dns.contributor("backup") is None
-    names = [name for name, _ in dns.sources()]
-    assert names[:1] == ["core"] and "mail" in names
-    fake = types.ModuleType("souverain.dns.backup")
-    fake.records = lambda context: [Record(f"_test.{context.tenant.domain}", "TXT", "x")]
-    monkeypatch.setitem(sys.modules, "souverain.dns.backup", fake)
-    assert "backup" in [name for name, _ in dns.sources()]
+def plugged_in(roles: Path, template: str, name: str = "sso") -> Catalog:
+    """A catalog of one suite-wide component whose role has the DNS template ``template``."""
+    folder = roles / name
+    folder.mkdir(parents=True)
+    (folder / "dns.yml.j2").write_text(template)
+    manifest = Manifest(description="a test component", order=1, dns="dns.yml.j2")
+    return Catalog(roles, [Component(name, folder, manifest)])
 
 
-def test_a_plugged_in_contributor_is_tagged_and_zoned(deployment, monkeypatch):
-    fake = types.ModuleType("souverain.dns.backup")
-    fake.records = lambda context: [Record(f"_test.{context.tenant.domain}", "TXT", "x")]
-    monkeypatch.setitem(sys.modules, "souverain.dns.backup", fake)
+PLUGGED_IN = """\
+records:
+  - name: {{ ("_test." ~ tenant.domain) | quote_yaml }}
+    type: TXT
+{% set proxy = host_address(placement.proxy[0]) %}
+    value: {{ [component, settings.hostname, proxy] | join(" ") | quote_yaml }}
+    ttl: 300
+{% if secret("no/such/secret") is none %}
+  - name: {{ ("_test." ~ tenant.extra_domains[0]) | quote_yaml }}
+    type: {{ "2001:db8::1" | address_type }}
+    value: "2001:db8::1"
+    comment: no secret
+{% endif %}
+notes:
+  - a note
+  - a note
+"""
+
+
+def test_a_role_dns_template_adds_tagged_records_to_the_tenant_zones(deployment, tmp_path):
+    catalog = plugged_in(tmp_path / "roles", PLUGGED_IN)
     suite = load_suite(deployment.suite_file)
-    zone = dns.tenant_zone(DnsContext(suite, suite.tenants[0], lambda name: None))
-    [added] = [r for r in zone.records if r.name.startswith("_test.")]
-    assert added.component == "backup"
-    assert added in zone.by_zone()["acme.example.org"]
+    address = str(suite.host(suite.placement["proxy"][0]).address)
+    context = DnsContext(suite, suite.tenants[0], lambda name: None)
+    zone = dns.tenant_zone(context, catalog)
+    added = [r for r in zone.records if r.name.startswith("_test.")]
+    assert added == [
+        Record("_test.acme.example.org", "TXT", f"sso auth {address}", ttl=300, component="sso"),
+        Record("_test.acme-mail.example.org", "AAAA", "2001:db8::1", component="sso",
+               comment="no secret"),
+    ]  # fmt: skip
+    assert added[0] in zone.by_zone()["acme.example.org"]
+    assert added[1] in zone.by_zone()["acme-mail.example.org"]
+    assert zone.notes.count("a note") == 1
+    assert {r.component for r in zone.records} == {"core", "sso"}
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("{{ tenant.no_such_field }}", "no_such_field"),
+        ("{% if %}", "line 1: "),
+        ('{% import "sso/none.j2" as x %}', "sso/none.j2 does not exist"),
+        ("records: [", "did not render valid YAML"),
+        ("records:\n  - {name: x.org., type: A, value: 192.0.2.1}\n", "records.0.name"),
+        ("records:\n  - {name: x.org, type: A, value: 1}\n", "records.0.value"),
+        ("records: []\nrecord: []\n", "record: Extra inputs"),
+    ],
+)
+def test_a_broken_dns_template_is_an_error_that_names_it(deployment, tmp_path, template, error):
+    catalog = plugged_in(tmp_path / "roles", template)
+    suite = load_suite(deployment.suite_file)
+    with pytest.raises(RenderError, match=f"sso/dns.yml.j2.*{error}"):
+        dns.tenant_zone(DnsContext(suite, suite.tenants[0], lambda name: None), catalog)
+
+
+def test_a_declared_dns_template_must_exist(deployment, tmp_path):
+    catalog = plugged_in(tmp_path / "roles", "")
+    (tmp_path / "roles" / "sso" / "dns.yml.j2").unlink()
+    suite = load_suite(deployment.suite_file)
+    with pytest.raises(RenderError, match=r"dns: sso/dns\.yml\.j2 does not exist"):
+        dns.tenant_zone(DnsContext(suite, suite.tenants[0], lambda name: None), catalog)
 
 
 def test_core_has_an_address_for_every_service_name(deployment):
@@ -92,11 +146,12 @@ def test_cli_prints_every_mail_record_with_the_stored_dkim_key(deployment):
     [tenant] = json.loads(result.stdout)["tenants"]
     records = {(r["name"], r["type"]): r["value"] for r in tenant["records"]}
     suite = load_suite(deployment.suite_file)
-    key = SecretStore.open(deployment).get(dkim_secret_name(suite.tenants[0]))
+    key = SecretStore.open(deployment).get(shared_with_dns().dkim_secret(suite.tenants[0]))
+    dkim = f"v=DKIM1; k=rsa; p={public_key_base64(key)}"
     for domain in ("acme.example.org", "acme-mail.example.org"):
         assert records[(domain, "MX")] == "10 mail.acme.example.org."
         assert records[(domain, "TXT")] == "v=spf1 mx -all"
-        assert records[(f"souverain1._domainkey.{domain}", "TXT")] == dkim_public_record(key)
+        assert records[(f"souverain1._domainkey.{domain}", "TXT")] == dkim
         assert records[(f"_dmarc.{domain}", "TXT")].startswith("v=DMARC1; p=reject;")
         assert records[(f"_smtp._tls.{domain}", "TXT")].startswith("v=TLSRPTv1; rua=mailto:")
         assert records[(f"_submission._tcp.{domain}", "SRV")] == "0 1 587 mail.acme.example.org."

@@ -9,12 +9,18 @@ import pytest
 
 from souverain import vault
 from souverain.deployment import Deployment
-from souverain.dns.mail import DKIM_SELECTOR, dkim_secret_name, mta_sts_policy
 from souverain.model.loader import load_suite
+from souverain.paths import ROLES_DIR
+from souverain.render.templating import environment
 from souverain.secrets import SecretStore, read_password
 from tests.unit.test_role_directory_render import render
 
 ROLES = ("base", "pki", "proxy", "directory", "sso", "mail")
+
+
+def shared_with_dns():
+    """What the mail role's files and its DNS records share, from its one definition."""
+    return environment(ROLES_DIR).get_template("mail/templates/_dns.j2").module
 
 
 def two_tenants(data) -> None:
@@ -133,11 +139,11 @@ def test_dkim_key_is_per_tenant_secret_and_of_the_configured_size(deployment):
         dest = f"/var/lib/souverain-mail/dkim/{tenant.id}.key"
         assert is_secret(deployment, dest)
         pem = built(deployment, dest)
-        assert pem.strip() == store.get(dkim_secret_name(tenant)).strip()
+        assert pem.strip() == store.get(shared_with_dns().dkim_secret(tenant)).strip()
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         assert key.key_size == 3072
     signing = built(deployment, "/etc/rspamd/local.d/dkim_signing.conf")
-    assert f'selector = "{DKIM_SELECTOR}";' in signing
+    assert f'selector = "{shared_with_dns().dkim_selector}";' in signing
     assert '"acme-mail.example.org" {\n    path = "/var/lib/souverain-mail/dkim/acme.key";' in (
         signing
     )
@@ -192,7 +198,7 @@ def test_mta_sts_policy_served_is_the_one_dns_announces(deployment):
         vhost = built(deployment, f"/etc/nginx/sites-available/souverain-tenant-{tenant.id}.conf")
         served = vhost.split("location = /.well-known/mta-sts.txt {")[1].split('return 200 "')[1]
         served = served.split('";')[0].replace("\\n", "\n")
-        assert served == mta_sts_policy(suite, tenant)
+        assert served == shared_with_dns().mta_sts_policy(suite.components.mail, tenant.domain)
 
 
 def test_autoconfig_and_webmail_are_behind_the_proxy(deployment):

@@ -16,9 +16,10 @@ from souverain.cli.common import current_deployment, json_option, print_json
 def dns(ctx: click.Context, tenant_id: str | None, as_json: bool) -> None:
     """Print every DNS record each tenant needs, in zone-file syntax (or --json).
 
-    A/AAAA for each service name, then each component's records: MX, SPF, DKIM (public key
-    of the key `souverain render` generated), DMARC, MTA-STS, TLS-RPT and client SRV records
-    for mail, and what chat, visio and drive add. Reads the secrets store, writes nothing.
+    A/AAAA for each service name, then the records each component the tenant uses publishes
+    from its role (roles/<name>/dns.yml.j2): MX, SPF, DKIM (public key of the key `souverain
+    render` generated), DMARC, MTA-STS, TLS-RPT, service records for clients, TURN...
+    Reads the secrets store, writes nothing.
     """
     from souverain.dns import DnsContext, tenant_zone
     from souverain.errors import SecretsError, UsageError

@@ -52,7 +52,7 @@ def _escape(text: str) -> str:
 
 @dataclass
 class DnsContext:
-    """What a contributor may read: the model and, for keys, the secrets store."""
+    """What the records are made from: the model and, for keys, the secrets store."""
 
     suite: Suite
     tenant: Tenant

@@ -6,8 +6,11 @@ kept, no autoescape (these are configuration files), and the project's own filte
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from functools import cache
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +35,36 @@ def _octal_mode(mode: str) -> int:
     return int(mode, 8)
 
 
+def _sha256(text: str) -> str:
+    """The SHA-256 of a text (UTF-8), in hexadecimal: an id that changes with the text."""
+    return hashlib.sha256(str(text).encode()).hexdigest()
+
+
+def _public_key_base64(private_pem: str) -> str:
+    """The public key of a PEM private key, as base64 of its DER SubjectPublicKeyInfo."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(str(private_pem).encode(), password=None)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _address_type(address: Any) -> str:
+    """The DNS record type of an IP address: A or AAAA."""
+    return "AAAA" if ip_address(str(address)).version == 6 else "A"
+
+
 FILTERS = {
     "quote_yaml": _quote_yaml,
     "to_json": lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True),
     "ldap_suffix": _ldap_suffix,
     "indent_block": _indent_block,
     "octal_mode": _octal_mode,
+    "sha256": _sha256,
+    "public_key_base64": _public_key_base64,
+    "address_type": _address_type,
 }
 
 
