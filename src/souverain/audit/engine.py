@@ -18,7 +18,9 @@ from souverain.audit.findings import CheckResult, Finding, Report, Verdict, comb
 from souverain.audit.redact import Redactor
 from souverain.audit.rules import FileCheck, Rule, RuleSet, load_rules
 from souverain.audit.scanners import availability, run_scanner
+from souverain.builddir import BuildDir, Inventory
 from souverain.deployment import Deployment
+from souverain.errors import BuildReadError
 from souverain.model.suite import Suite
 
 
@@ -160,8 +162,7 @@ def audit_deployment(
     if live:
         from souverain.audit.live import reachability, runners_from_inventory
 
-        build = BuildView.open(deployment.build_dir, password)
-        runners = runners_from_inventory(build.inventory())
+        runners = runners_from_inventory(_inventory(deployment))
         hosts = dict(runners)
         for name, runner in runners.items():
             why = reachability(runner)
@@ -171,3 +172,12 @@ def audit_deployment(
         data, lang=lang, hosts=hosts, unreachable=unreachable, only=only,
         skip_scanners=skip_scanners,
     )  # fmt: skip
+
+
+def _inventory(deployment: Deployment) -> Inventory:
+    """The hosts to audit live; none when the build has no readable inventory (the audit of
+    the build then says what is missing)."""
+    try:
+        return BuildDir(deployment.build_dir).inventory()
+    except BuildReadError:
+        return Inventory({}, {})

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from souverain.audit.context import SSH_FAILED, RunResult
+from souverain.builddir import Inventory
 
 CONNECT_ARGS = "-o BatchMode=yes -o ConnectTimeout=10"
 
@@ -63,20 +64,18 @@ def _control_dir() -> str:
     return tempfile.mkdtemp(prefix="souverain-ssh-")
 
 
-def runners_from_inventory(inventory: dict[str, Any]) -> dict[str, TestinfraRunner]:
-    hosts = inventory.get("all", {}).get("hosts", {}) or {}
-    runners = {}
-    for name, entry in hosts.items():
-        entry = entry or {}
-        runners[name] = TestinfraRunner(
+def runners_from_inventory(inventory: Inventory) -> dict[str, TestinfraRunner]:
+    return {
+        name: TestinfraRunner(
             name=name,
-            address=str(entry.get("ansible_host", name)),
-            port=int(entry.get("ansible_port", 22)),
-            user=str(entry.get("ansible_user", "root")),
-            identity_file=entry.get("ansible_ssh_private_key_file"),
-            ssh_args=str(entry.get("ansible_ssh_common_args", "")),
+            address=host.address,
+            port=host.port,
+            user=host.user,
+            identity_file=host.key_file,
+            ssh_args=host.ssh_common_args,
         )
-    return runners
+        for name, host in inventory.hosts.items()
+    }
 
 
 def reachability(runner: Any) -> str | None:
