@@ -157,21 +157,20 @@ def audit_deployment(
         load_rules(ROLES_DIR),
         cache_file=deployment.root / CACHE_FILE,
     )
-    hosts: dict[str, HostRunner] | None = None
-    unreachable: dict[str, str] = {}
-    if live:
-        from souverain.audit.live import reachability, runners_from_inventory
+    if not live:
+        return run(data, lang=lang, only=only, skip_scanners=skip_scanners)
+    from souverain.audit.live import inventory_runners, reachability
 
-        runners = runners_from_inventory(_inventory(deployment))
-        hosts = dict(runners)
+    with inventory_runners(_inventory(deployment)) as runners:
+        unreachable: dict[str, str] = {}
         for name, runner in runners.items():
             why = reachability(runner)
             if why:
                 unreachable[name] = why
-    return run(
-        data, lang=lang, hosts=hosts, unreachable=unreachable, only=only,
-        skip_scanners=skip_scanners,
-    )  # fmt: skip
+        return run(
+            data, lang=lang, hosts=dict(runners), unreachable=unreachable, only=only,
+            skip_scanners=skip_scanners,
+        )  # fmt: skip
 
 
 def _inventory(deployment: Deployment) -> Inventory:
