@@ -9,6 +9,8 @@ it here and nowhere else:
 - ``inventory/host_vars/<host>/souverain.json`` and ``inventory/group_vars/all/souverain.json``:
   the variables the roles read (plain JSON; secrets live in encrypted files beside them).
 
+The writers (render/engine.py, render/build.py) take these paths from here too.
+
 Reading fails with BuildReadError, which names the file; each stage turns it into its own
 error and advice. Only the standard library is imported: ``validate`` and ``--help`` stay light.
 """
@@ -32,6 +34,11 @@ GROUP_VARS_FILE = f"{INVENTORY_DIR}/group_vars/all/{VARS_FILE_NAME}"
 def host_vars_file(host: str) -> str:
     """Where a host's variables are, relative to the build directory."""
     return f"{INVENTORY_DIR}/host_vars/{host}/{VARS_FILE_NAME}"
+
+
+def host_secret_vars_file(host: str) -> str:
+    """Where a host's secret variables are (vault-encrypted: only Ansible reads them)."""
+    return f"{INVENTORY_DIR}/host_vars/{host}/secrets.yml"
 
 
 class ManifestEntry(TypedDict, total=False):
