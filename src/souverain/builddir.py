@@ -86,6 +86,15 @@ class BuildDir:
 
     root: Path
 
+    @classmethod
+    def of_inventory(cls, inventory_dir: Path) -> BuildDir:
+        """The build an inventory directory belongs to (``$SOUVERAIN_INVENTORY`` in role tests)."""
+        return cls(inventory_dir.parent)
+
+    def has(self, relative: str) -> bool:
+        """Whether the build holds this file (``HOSTS_FILE``, ``host_vars_file(host)``...)."""
+        return (self.root / relative).is_file()
+
     @property
     def inventory_dir(self) -> Path:
         """What ``ansible-playbook -i`` is given."""

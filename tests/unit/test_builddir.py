@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from souverain.builddir import BuildDir, HostConnection
+from souverain.builddir import HOSTS_FILE, BuildDir, HostConnection, host_vars_file
 from souverain.deployment import Deployment
 from souverain.errors import EXIT_BAD_INPUT, BuildReadError
 from souverain.render import pipeline
@@ -42,6 +42,12 @@ def test_what_render_writes_reads_back(rendered: BuildDir):
     assert "srv1" in inventory.groups["proxy"]
     assert rendered.host_vars("srv1")["proxy_tenant_ids"] == ["acme"]
     assert rendered.group_vars()["souverain_build_dir"] == str(rendered.root)
+
+
+def test_role_tests_find_the_build_from_the_inventory(rendered: BuildDir):
+    build = BuildDir.of_inventory(rendered.inventory_dir)
+    assert build == rendered and build.has(HOSTS_FILE) and build.has(host_vars_file("srv1"))
+    assert not build.has(host_vars_file("elsewhere"))
 
 
 def test_connection_variables_and_their_defaults(tmp_path: Path):
