@@ -80,6 +80,20 @@ class ManifestError(SouverainError):
     exit_code = EXIT_BAD_INPUT
 
 
+class BuildReadError(SouverainError):
+    """A file of the build directory is missing or unreadable: render (again) first.
+
+    Each stage turns it into its own error class and hint; ``message`` names the file.
+    """
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, what: str, path: object, reason: str) -> None:
+        super().__init__(f"cannot read {what} {path}: {reason}", hint="Run `souverain render`.")
+        self.path = path
+        self.reason = reason
+
+
 class SecretsError(SouverainError):
     """The secrets store cannot be read or written (missing or wrong vault password...)."""
 

@@ -1,4 +1,5 @@
-"""The generated ansible.cfg, mitogen detection, the command line and site.yml coverage."""
+"""The generated ansible.cfg, mitogen detection, the command line, site.yml coverage and the
+inventory deployed to."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from souverain.errors import DeployError
+from souverain.builddir import BuildDir
+from souverain.errors import EXIT_DEPLOY_FAILED, DeployError
 from souverain.paths import PLAYBOOKS_DIR, PROJECT_ROOT
 from souverain.runner import ansible_cfg
 from souverain.runner.ansible_cfg import AnsibleSettings, mitogen_wanted
-from souverain.runner.playbooks import coverage, site_components
+from souverain.runner.playbooks import coverage, deploy_inventory, site_components
 from souverain.runner.run import DeployOptions
 
 
@@ -108,3 +110,13 @@ def test_site_importing_a_missing_role_is_an_error(tmp_path):
     site, roles = make_project(tmp_path, ["base", "proxy"], ["base"])
     with pytest.raises(DeployError, match="proxy"):
         coverage(["base"], site, roles)
+
+
+def test_deploying_without_an_inventory_says_to_render(tmp_path):
+    with pytest.raises(DeployError) as raised:
+        deploy_inventory(BuildDir(tmp_path / "build"))
+    assert raised.value.message.startswith(
+        f"cannot read the inventory {tmp_path / 'build' / 'inventory' / 'hosts.yml'}: "
+    )
+    assert raised.value.hint == "Run `souverain render`."
+    assert raised.value.exit_code == EXIT_DEPLOY_FAILED

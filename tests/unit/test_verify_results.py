@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
+from souverain.builddir import BuildDir
+from souverain.errors import EXIT_DEPLOY_FAILED, VerifyError
+from souverain.hostaccess import host_access, needs_sudo, ssh_config, ssh_options
 from souverain.verify.junit import case_host, merge_junit, results_from_junit
-from souverain.verify.run import role_suites
-from souverain.verify.targets import read_targets, ssh_config, ssh_options
+from souverain.verify.run import role_suites, verify_inventory
 
 INVENTORY = {
     "all": {
@@ -31,22 +35,56 @@ INVENTORY = {
 }
 
 
+def write_inventory(build: BuildDir) -> None:
+    build.inventory_dir.mkdir(parents=True)
+    (build.inventory_dir / "hosts.yml").write_text(json.dumps(INVENTORY))
+
+
 def test_targets_and_ssh_config(tmp_path):
-    (tmp_path / "hosts.yml").write_text(json.dumps(INVENTORY))
-    targets, groups = read_targets(tmp_path)
-    assert groups["proxy"] == ["web-10"] and groups["mail"] == []
-    web1 = targets["web-1"]
-    assert (web1.address, web1.port, web1.user, web1.needs_sudo) == (
+    build = BuildDir(tmp_path)
+    write_inventory(build)
+    inventory = verify_inventory(build)
+    assert inventory.groups["proxy"] == ["web-10"] and inventory.groups["mail"] == []
+    web1 = inventory.hosts["web-1"]
+    assert (web1.address, web1.port, web1.user, needs_sudo(web1)) == (
         "10.0.0.11",
         2222,
         "admin",
         True,
     )
-    config = ssh_config(list(targets.values()), tmp_path)
+    config = ssh_config(inventory.hosts.values(), tmp_path)
     assert "Host web-1\n  HostName 10.0.0.11\n  Port 2222\n  User admin" in config
     assert "  IdentityFile /keys/id_ed25519" in config
     assert "  StrictHostKeyChecking yes" in config
     assert "  UserKnownHostsFile /keys/known_hosts" in config
+
+
+def test_verify_without_an_inventory_says_to_render(tmp_path):
+    with pytest.raises(VerifyError) as raised:
+        verify_inventory(BuildDir(tmp_path))
+    assert raised.value.message.startswith(
+        f"cannot read the inventory {tmp_path / 'inventory' / 'hosts.yml'}: "
+    )
+    assert raised.value.hint == "Run `souverain render` (or `souverain deploy`) first."
+    assert raised.value.exit_code == EXIT_DEPLOY_FAILED
+
+
+def test_suites_and_audit_reach_hosts_through_one_ssh_config(tmp_path):
+    build = BuildDir(tmp_path)
+    write_inventory(build)
+    inventory = build.inventory()
+    with host_access(inventory.hosts.values()) as access:
+        config = access.config_file
+        assert config.read_text() == ssh_config(inventory.hosts.values(), config.parent)
+        assert access.pytest_options(["web-10"]) == [
+            "--hosts=ssh://web-10",
+            f"--ssh-config={config}",
+        ]
+        assert access.pytest_options(["web-1", "web-10"])[-1] == "--sudo"
+        host = access.testinfra_host("web-1")
+        assert (host.backend.host.name, host.backend.ssh_config) == ("web-1", str(config))
+        assert host.backend.sudo
+    assert not config.exists()
 
 
 def test_ssh_options_forms():

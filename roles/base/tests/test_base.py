@@ -3,9 +3,10 @@ group (every host). They check behaviour where the host allows it: what sshd and
 load, what apt and chrony actually read, which certificates the system trusts.
 
 `souverain verify` exports SOUVERAIN_INVENTORY (the rendered inventory): the checks read the
-host's expected firewall openings there. Hosts outside the base group are skipped. On a
-container sharing its host's kernel (the lab's systemd-nspawn hosts) chronyd and auditd cannot
-run and kernel settings are read-only: those checks are skipped with the reason.
+host's expected firewall openings there, through souverain's reader of the build. Hosts
+outside the base group are skipped. On a container sharing its host's kernel (the lab's
+systemd-nspawn hosts) chronyd and auditd cannot run and kernel settings are read-only: those
+checks are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from souverain.builddir import HOSTS_FILE, BuildDir, host_vars_file
+
 CONTAINERS = {"systemd-nspawn", "lxc", "docker", "podman", "container"}
 
 
-def _inventory() -> Path | None:
+def _build() -> BuildDir | None:
     value = os.environ.get("SOUVERAIN_INVENTORY")
-    return Path(value) if value else None
+    return BuildDir.of_inventory(Path(value)) if value else None
 
 
 def _name(host) -> str:
@@ -30,21 +33,18 @@ def _name(host) -> str:
 
 
 def _host_vars(host) -> dict | None:
-    inventory = _inventory()
-    if inventory is None:
+    build = _build()
+    if build is None or not build.has(host_vars_file(_name(host))):
         return None
-    path = inventory / "host_vars" / _name(host) / "souverain.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return build.host_vars(_name(host))
 
 
 @pytest.fixture(autouse=True)
 def _only_base_hosts(host):
-    inventory = _inventory()
-    if inventory is None or not (inventory / "hosts.yml").exists():
+    build = _build()
+    if build is None or not build.has(HOSTS_FILE):
         return
-    groups = json.loads((inventory / "hosts.yml").read_text())["all"].get("children", {})
-    members = (groups.get("base") or {}).get("hosts") or {}
-    if _name(host) not in members:
+    if _name(host) not in build.inventory().groups.get("base", []):
         pytest.skip(f"{_name(host)} does not carry the base component")
 
 
@@ -199,10 +199,10 @@ def test_chrony_reads_only_the_suite_servers(host):
     assert sources and all(line.startswith("server ") for line in sources)
     assert "pool.ntp.org" not in config
     variables = _host_vars(host)
-    if variables is not None:
-        build = Path(os.environ["SOUVERAIN_INVENTORY"]).parent
+    build = _build()
+    if variables is not None and build is not None:
         rendered = next(f for f in variables["base_files"] if f["service"] == "chrony")
-        wanted = re.findall(r"(?m)^server (\S+)", (build / rendered["src"]).read_text())
+        wanted = re.findall(r"(?m)^server (\S+)", (build.root / rendered["src"]).read_text())
         assert [line.split()[1] for line in sources] == wanted
 
 

@@ -3,23 +3,25 @@ group (every host): the suite CA is trusted by the system, each certificate plac
 it without naming the CA file, keys match their certificates and are not world-readable.
 
 With SOUVERAIN_INVENTORY set (as `souverain verify` does), the list of certificates and keys
-comes from the rendered inventory; without it, from what is found in /etc/souverain/tls.
+comes from the rendered inventory (read through souverain's reader of the build); without
+it, from what is found in /etc/souverain/tls.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
+from souverain.builddir import HOSTS_FILE, BuildDir, host_vars_file
+
 TLS = "/etc/souverain/tls"
 
 
-def _inventory() -> Path | None:
+def _build() -> BuildDir | None:
     value = os.environ.get("SOUVERAIN_INVENTORY")
-    return Path(value) if value else None
+    return BuildDir.of_inventory(Path(value)) if value else None
 
 
 def _name(host) -> str:
@@ -28,19 +30,17 @@ def _name(host) -> str:
 
 @pytest.fixture(autouse=True)
 def _only_pki_hosts(host):
-    inventory = _inventory()
-    if inventory is None or not (inventory / "hosts.yml").exists():
+    build = _build()
+    if build is None or not build.has(HOSTS_FILE):
         return
-    groups = json.loads((inventory / "hosts.yml").read_text())["all"].get("children", {})
-    if _name(host) not in ((groups.get("pki") or {}).get("hosts") or {}):
+    if _name(host) not in build.inventory().groups.get("pki", []):
         pytest.skip(f"{_name(host)} does not carry the pki component")
 
 
 def _placed(host) -> list[dict]:
-    inventory = _inventory()
-    path = inventory / "host_vars" / _name(host) / "souverain.json" if inventory else None
-    if path is not None and path.exists():
-        return json.loads(path.read_text())["pki_files"]
+    build = _build()
+    if build is not None and build.has(host_vars_file(_name(host))):
+        return build.host_vars(_name(host))["pki_files"]
     names = host.run(f"ls {TLS}").stdout.split()
     return [
         {"dest": f"{TLS}/{n}", "tenant": None if n.startswith("host-") else n, "service": "tls"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import hashlib
-import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from souverain import vault
-from souverain.errors import UsageError
+from souverain.builddir import BuildDir
+from souverain.errors import BuildReadError, UsageError
 
 PRIVATE_KEY_MARK = "PRIVATE KEY"
 _WILDCARD = re.compile(r"[*?\[]")
@@ -51,10 +51,10 @@ class BuildView:
     @classmethod
     def open(cls, root: Path, password: bytes | None) -> BuildView:
         try:
-            manifest = json.loads((root / "manifest.json").read_text())
-        except (OSError, ValueError) as error:
+            entries = BuildDir(root).manifest()
+        except BuildReadError as error:
             raise UsageError(
-                f"no readable build in {root} ({error})",
+                f"no readable build in {root} ({error.reason})",
                 hint="Run `souverain render` first, or drop --no-render.",
             ) from None
         files = [
@@ -66,7 +66,7 @@ class BuildView:
                 mode=str(entry.get("mode", "0644")),
                 secret=bool(entry.get("secret")),
             )
-            for entry in manifest.get("files", [])
+            for entry in entries
         ]
         view = cls(root, password, files)
         for item in files:
@@ -148,9 +148,3 @@ class BuildView:
             text = self.text(item)
             self._parsed[key] = None if text is None else make(text)
         return self._parsed[key]
-
-    def inventory(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.root / "inventory" / "hosts.yml").read_text()))
-        except (OSError, ValueError):
-            return {}

@@ -18,7 +18,9 @@ from souverain.audit.findings import CheckResult, Finding, Report, Verdict, comb
 from souverain.audit.redact import Redactor
 from souverain.audit.rules import FileCheck, Rule, RuleSet, load_rules
 from souverain.audit.scanners import availability, run_scanner
+from souverain.builddir import BuildDir, Inventory
 from souverain.deployment import Deployment
+from souverain.errors import BuildReadError
 from souverain.model.suite import Suite
 
 
@@ -155,19 +157,26 @@ def audit_deployment(
         load_rules(ROLES_DIR),
         cache_file=deployment.root / CACHE_FILE,
     )
-    hosts: dict[str, HostRunner] | None = None
-    unreachable: dict[str, str] = {}
-    if live:
-        from souverain.audit.live import reachability, runners_from_inventory
+    if not live:
+        return run(data, lang=lang, only=only, skip_scanners=skip_scanners)
+    from souverain.audit.live import inventory_runners, reachability
 
-        build = BuildView.open(deployment.build_dir, password)
-        runners = runners_from_inventory(build.inventory())
-        hosts = dict(runners)
+    with inventory_runners(_inventory(deployment)) as runners:
+        unreachable: dict[str, str] = {}
         for name, runner in runners.items():
             why = reachability(runner)
             if why:
                 unreachable[name] = why
-    return run(
-        data, lang=lang, hosts=hosts, unreachable=unreachable, only=only,
-        skip_scanners=skip_scanners,
-    )  # fmt: skip
+        return run(
+            data, lang=lang, hosts=dict(runners), unreachable=unreachable, only=only,
+            skip_scanners=skip_scanners,
+        )  # fmt: skip
+
+
+def _inventory(deployment: Deployment) -> Inventory:
+    """The hosts to audit live; none when the build has no readable inventory (the audit of
+    the build then says what is missing)."""
+    try:
+        return BuildDir(deployment.build_dir).inventory()
+    except BuildReadError:
+        return Inventory({}, {})

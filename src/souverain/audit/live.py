@@ -1,21 +1,22 @@
-"""Connections to the deployed hosts, through testinfra's SSH backend.
+"""The deployed hosts as the live audit runs commands on them, through testinfra.
 
-The build's inventory (build/inventory/hosts.yml) says how Ansible reaches each host: address,
-port, user, private key, and the known_hosts file with strict host key checking. The audit
-uses exactly that, so it checks the hosts the deploy converged and nothing else.
+They are reached the way verify reaches them (``souverain.hostaccess``): the build's inventory
+says how Ansible connects to each host (address, port, user, private key, and the known_hosts
+file with strict host key checking), so the audit checks the hosts the deploy converged and
+nothing else.
 """
 
 from __future__ import annotations
 
 import shlex
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from souverain.audit.context import SSH_FAILED, RunResult
-
-CONNECT_ARGS = "-o BatchMode=yes -o ConnectTimeout=10"
+from souverain.builddir import Inventory
+from souverain.hostaccess import HostAccess, host_access
 
 
 @dataclass
@@ -23,28 +24,12 @@ class TestinfraRunner:
     name: str
     address: str
     port: int
-    user: str
-    identity_file: str | None = None
-    ssh_args: str = ""
+    access: HostAccess = field(repr=False)
     _host: Any = field(default=None, init=False, repr=False)
 
     def _connect(self) -> Any:
         if self._host is None:
-            import testinfra
-
-            # One multiplexed connection per host: dozens of short connections in a row trip
-            # sshd's MaxStartups and per-source penalties (OpenSSH 9.8+).
-            options: dict[str, Any] = {
-                "ssh_extra_args": f"{self.ssh_args} {CONNECT_ARGS}".strip(),
-                "controlpath": f"{_control_dir()}/{self.name}",
-            }
-            if self.identity_file:
-                options["ssh_identity_file"] = self.identity_file
-            if self.user != "root":
-                options["sudo"] = True
-            self._host = testinfra.get_host(
-                f"ssh://{self.user}@{self.address}:{self.port}", **options
-            )
+            self._host = self.access.testinfra_host(self.name)
         return self._host
 
     def run(self, command: str) -> RunResult:
@@ -57,26 +42,14 @@ class TestinfraRunner:
         return RunResult(result.rc, result.stdout, result.stderr)
 
 
-@cache
-def _control_dir() -> str:
-    """A private directory for the SSH control sockets of this run (short path: sun_path)."""
-    return tempfile.mkdtemp(prefix="souverain-ssh-")
-
-
-def runners_from_inventory(inventory: dict[str, Any]) -> dict[str, TestinfraRunner]:
-    hosts = inventory.get("all", {}).get("hosts", {}) or {}
-    runners = {}
-    for name, entry in hosts.items():
-        entry = entry or {}
-        runners[name] = TestinfraRunner(
-            name=name,
-            address=str(entry.get("ansible_host", name)),
-            port=int(entry.get("ansible_port", 22)),
-            user=str(entry.get("ansible_user", "root")),
-            identity_file=entry.get("ansible_ssh_private_key_file"),
-            ssh_args=str(entry.get("ansible_ssh_common_args", "")),
-        )
-    return runners
+@contextmanager
+def inventory_runners(inventory: Inventory) -> Iterator[dict[str, TestinfraRunner]]:
+    """A runner per host of the inventory; their connections end with the block."""
+    with host_access(inventory.hosts.values()) as access:
+        yield {
+            name: TestinfraRunner(name, host.address, host.port, access)
+            for name, host in inventory.hosts.items()
+        }
 
 
 def reachability(runner: Any) -> str | None:

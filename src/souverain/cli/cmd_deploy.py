@@ -56,9 +56,10 @@ def run_deploy(
     as_json: bool,
 ) -> tuple[dict[str, Any], int]:
     """Render and deploy; show progress unless as_json. Returns (summary, exit status)."""
+    from souverain.builddir import BuildDir
     from souverain.render.pipeline import render_deployment
     from souverain.runner.events import RunTracker
-    from souverain.runner.playbooks import coverage, inventory_layout
+    from souverain.runner.playbooks import coverage, deploy_inventory
     from souverain.runner.progress import LiveProgress, summary_table
     from souverain.runner.run import DeployOptions, run_playbook
     from souverain.secrets import SecretStore
@@ -69,8 +70,8 @@ def run_deploy(
     tag_list = tuple(part.strip() for tag in tags for part in tag.split(",") if part.strip())
     options = DeployOptions(limit=limit, tags=tag_list, check=check, diff=diff, mitogen=mitogen)
     secrets = SecretStore.open(deployment).all_secret_values()
-    layout = inventory_layout(deployment.build_dir / "inventory")
-    tracker = RunTracker(layout.hosts, layout.groups)
+    inventory = deploy_inventory(BuildDir(deployment.build_dir))
+    tracker = RunTracker(inventory.host_names, inventory.groups)
     if as_json:
         outcome = run_playbook(deployment, options, secrets=secrets, tracker=tracker)
     else:
@@ -85,7 +86,7 @@ def run_deploy(
             "mitogen (strategy mitogen_linear)" if settings.uses_mitogen else "Ansible's linear"
         )
         what = ", ".join(tag_list) if tag_list else ", ".join(cover.deployed)
-        where = limit or f"{len(layout.hosts)} host(s)"
+        where = limit or f"{len(inventory.hosts)} host(s)"
         header = f"deploying {what} to {where} with {strategy}{' in check mode' if check else ''}"
         progress = LiveProgress(tracker, out, header)
         with progress:

@@ -15,13 +15,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from souverain.builddir import MANIFEST_FILE
 from souverain.deployment import Deployment
 from souverain.render.cache import RenderIndex, write_index
 from souverain.render.engine import Build
-
-MANIFEST = "manifest.json"
 
 
 def manifest_bytes(build: Build) -> bytes:
@@ -31,16 +29,6 @@ def manifest_bytes(build: Build) -> bytes:
         "  " + encode(build.files[path].manifest_entry()) for path in sorted(build.files)
     )
     return ('{\n "files": [\n' + lines + '\n ],\n "format": 1\n}\n').encode()
-
-
-def read_manifest(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """path -> manifest entry of the current build (empty when there is none)."""
-    path = deployment.build_dir / MANIFEST
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-        return {}
-    return {entry["path"]: entry for entry in data.get("files", [])}
 
 
 def previous_index(deployment: Deployment) -> RenderIndex:
@@ -87,7 +75,7 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
     staging = Path(tempfile.mkdtemp(prefix=".build-new-", dir=deployment.root))
     try:
         _write_files(staging, build)
-        (staging / MANIFEST).write_bytes(manifest)
+        (staging / MANIFEST_FILE).write_bytes(manifest)
         _write_index(staging, build)
         os.chmod(staging, 0o700)
         if target.exists():
@@ -108,7 +96,7 @@ def write_build(deployment: Deployment, build: Build) -> WriteResult:
 def _write_index(directory: Path, build: Build) -> None:
     """render-index.json of ``build`` as written in ``directory`` (manifest included)."""
     stored = {path: (item.sha256, item.stored_sha256) for path, item in build.files.items()}
-    write_index(directory, build.groups, stored, [*sorted(build.files), MANIFEST])
+    write_index(directory, build.groups, stored, [*sorted(build.files), MANIFEST_FILE])
 
 
 def _write_files(staging: Path, build: Build) -> None:
@@ -144,7 +132,7 @@ def _intact(target: Path, build: Build) -> bool:
     previous = build.previous
     same = previous is not None and previous.directory == target.resolve()
     index = previous if same and previous is not None else RenderIndex.load(target)
-    if not index.stats or not index.untouched(MANIFEST):
+    if not index.stats or not index.untouched(MANIFEST_FILE):
         return False
     same_build = str(target.resolve())
     return all(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import jinja2
 import yaml
 
+from souverain.builddir import GROUP_VARS_FILE, HOSTS_FILE, host_secret_vars_file, host_vars_file
 from souverain.errors import RenderError
 from souverain.model.components import ALL_COMPONENTS, CATALOG, TENANT_COMPONENTS
 from souverain.model.published import Published
@@ -239,9 +240,8 @@ class Renderer:
             host_vars[f"{component}_files"] = [
                 item.placement() for item in sorted(items, key=lambda item: item.path)
             ]
-        base = f"inventory/host_vars/{host.name}"
-        build.add(self._plain(f"{base}/souverain.json", _dump(host_vars)))
-        secrets_path = f"{base}/secrets.yml"
+        build.add(self._plain(host_vars_file(host.name), _dump(host_vars)))
+        secrets_path = host_secret_vars_file(host.name)
         self._secret_vars_group(build, host, components, ordered, vars_key, secrets_path)
 
     def _vars_group(
@@ -568,14 +568,12 @@ class Renderer:
             for component, names in suite.placement.items()
         }
         inventory = {"all": {"hosts": hosts, "children": children}}
-        build.add(self._plain("inventory/hosts.yml", _dump_indented(inventory)))
+        build.add(self._plain(HOSTS_FILE, _dump_indented(inventory)))
         group_vars = {
             "souverain_build_dir": str(self.build_root),
             "souverain_suite_name": suite.name,
         }
-        build.add(
-            self._plain("inventory/group_vars/all/souverain.json", _dump_indented(group_vars))
-        )
+        build.add(self._plain(GROUP_VARS_FILE, _dump_indented(group_vars)))
 
     # ---- helpers -----------------------------------------------------------------------
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from souverain.builddir import BuildDir, ManifestEntry
 from souverain.deployment import Deployment
+from souverain.errors import BuildReadError
 from souverain.model.loader import load_suite
 from souverain.model.suite import Suite
 from souverain.paths import ROLES_DIR
-from souverain.render.build import WriteResult, previous_index, read_manifest, write_build
+from souverain.render.build import WriteResult, previous_index, write_build
 from souverain.render.engine import Build, Renderer
 from souverain.render.materials import Materials
 
@@ -66,7 +68,7 @@ def plan_changes(deployment: Deployment) -> tuple[Suite, list[Change]]:
     """What a render would change in build/, computed without writing anything there."""
     suite = load_suite(deployment.suite_file)
     build = render_in_memory(deployment, suite, dry_run=True)
-    current = read_manifest(deployment)
+    current = _current_files(deployment)
     changes: list[Change] = []
     for path, item in sorted(build.files.items()):
         old = current.get(path)
@@ -90,3 +92,12 @@ def plan_changes(deployment: Deployment) -> tuple[Suite, list[Change]]:
                 )
             )
     return suite, changes
+
+
+def _current_files(deployment: Deployment) -> dict[str, ManifestEntry]:
+    """path -> manifest entry of the current build (empty when there is none to read)."""
+    try:
+        entries = BuildDir(deployment.build_dir).manifest()
+    except BuildReadError:
+        return {}
+    return {entry["path"]: entry for entry in entries}

@@ -1,16 +1,17 @@
-"""What ``playbooks/site.yml`` deploys, and which enabled components it cannot deploy yet."""
+"""What ``playbooks/site.yml`` deploys, which enabled components it cannot deploy yet, and to
+which hosts."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from souverain.builddir import BuildDir, Inventory
 from souverain.components import load_catalog
-from souverain.errors import DeployError
+from souverain.errors import BuildReadError, DeployError
 from souverain.paths import PLAYBOOKS_DIR, ROLES_DIR
 
 SITE = PLAYBOOKS_DIR / "site.yml"
@@ -62,23 +63,9 @@ def coverage(enabled: Iterable[str], site: Path = SITE, roles_dir: Path = ROLES_
     return Coverage([name for name in imported if name in wanted], missing)
 
 
-@dataclass(frozen=True)
-class InventoryLayout:
-    hosts: list[str]
-    groups: dict[str, list[str]]
-
-
-def inventory_layout(inventory_dir: Path) -> InventoryLayout:
-    """Hosts and component groups of the rendered inventory (hosts.yml is JSON)."""
-    path = inventory_dir / "hosts.yml"
+def deploy_inventory(build: BuildDir) -> Inventory:
+    """The hosts and component groups to deploy to (DeployError when render wrote none)."""
     try:
-        data = json.loads(path.read_text())["all"]
-    except (OSError, ValueError, KeyError) as error:
-        raise DeployError(
-            f"cannot read the inventory {path}: {error}", hint="Run `souverain render`."
-        ) from None
-    groups = {
-        name: list((group or {}).get("hosts") or {})
-        for name, group in (data.get("children") or {}).items()
-    }
-    return InventoryLayout(list(data.get("hosts") or {}), groups)
+        return build.inventory()
+    except BuildReadError as error:
+        raise DeployError(error.message, hint="Run `souverain render`.") from None

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from souverain.builddir import BuildDir
 from souverain.deployment import Deployment
 from souverain.errors import DeployError
 from souverain.paths import PROJECT_ROOT
 from souverain.runner.ansible_cfg import AnsibleSettings
 from souverain.runner.events import RunTracker, TaskResult
-from souverain.runner.playbooks import SITE, inventory_layout
+from souverain.runner.playbooks import SITE, deploy_inventory
 from souverain.runner.runlog import RunLog, Scrubber, new_log_path
 
 CANCEL_POLL_SECONDS = 1  # how soon Ctrl-C stops Ansible
@@ -190,8 +191,8 @@ def run_playbook(
     Raises DeployError when the run cannot start; a run that fails returns an outcome with
     ``ok`` false, for the caller to report.
     """
-    inventory = deployment.build_dir / "inventory"
-    layout = inventory_layout(inventory)
+    build = BuildDir(deployment.build_dir)
+    inventory = deploy_inventory(build)
     password_file = deployment.vault_password_file
     if not password_file.exists():
         raise DeployError(
@@ -199,7 +200,7 @@ def run_playbook(
             hint="Run `souverain render` first, or set $SOUVERAIN_VAULT_PASSWORD_FILE.",
         )
     if tracker is None:
-        tracker = RunTracker(layout.hosts, layout.groups)
+        tracker = RunTracker(inventory.host_names, inventory.groups)
     handle: EventSink = sink or tracker.handle
     settings = AnsibleSettings.for_run(mitogen=options.mitogen)
     scrubber = Scrubber(secrets)
@@ -228,7 +229,7 @@ def run_playbook(
         status, rc, stdout = _invoke(
             settings,
             playbook=options.playbook,
-            inventory=inventory,
+            inventory=build.inventory_dir,
             cmdline=options.cmdline(password_file),
             on_event=on_event,
         )

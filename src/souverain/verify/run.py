@@ -1,9 +1,10 @@
 """Run each deployed role's testinfra suite (``roles/<name>/tests/test_*.py``) in pytest.
 
 One pytest subprocess per component, against only the hosts of that component's inventory
-group, over testinfra's ssh backend (see ``targets``); JUnit XML brings the results back per
-host. Tests can read the host's rendered variables: ``$SOUVERAIN_INVENTORY`` points to the
-inventory (``host_vars/<host>/souverain.json`` is plain JSON; secrets are not needed).
+group, over testinfra's ssh backend (see ``souverain.hostaccess``); JUnit XML brings the
+results back per host. Tests can read the host's rendered variables: ``$SOUVERAIN_INVENTORY``
+points to the inventory (``host_vars/<host>/souverain.json`` is plain JSON; secrets are not
+needed).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from souverain.builddir import BuildDir, Inventory
 from souverain.components import load_catalog
 from souverain.deployment import Deployment
-from souverain.errors import VerifyError
+from souverain.errors import BuildReadError, VerifyError
+from souverain.hostaccess import HostAccess, host_access
 from souverain.paths import ROLES_DIR
 from souverain.verify.junit import HostResult, merge_junit, results_from_junit
-from souverain.verify.targets import read_targets, ssh_config
 
 SUITE_TIMEOUT_SECONDS = 900
 PARALLEL_SUITES = 4
@@ -82,10 +84,20 @@ class VerifyOutcome:
         }
 
 
-def _pytest_command(suite: RoleSuite, workdir: Path, sudo: bool) -> list[str]:
+def verify_inventory(build: BuildDir) -> Inventory:
+    """The hosts to verify and their component groups (VerifyError when render wrote none)."""
+    try:
+        return build.inventory()
+    except BuildReadError as error:
+        raise VerifyError(
+            error.message, hint="Run `souverain render` (or `souverain deploy`) first."
+        ) from None
+
+
+def _pytest_command(suite: RoleSuite, workdir: Path, access: HostAccess) -> list[str]:
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")
-    command = [
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -102,21 +114,17 @@ def _pytest_command(suite: RoleSuite, workdir: Path, sudo: bool) -> list[str]:
         "--tb=line",
         "-o",
         "junit_family=xunit2",
-        f"--hosts={','.join(f'ssh://{host}' for host in suite.hosts)}",
-        f"--ssh-config={workdir / 'ssh_config'}",
+        *access.pytest_options(suite.hosts),
         f"--junitxml={workdir / f'{suite.component}.xml'}",
     ]
-    if sudo:
-        command.append("--sudo")
-    return command
 
 
-def run_suite(suite: RoleSuite, workdir: Path, env: dict[str, str], sudo: bool) -> Path:
+def run_suite(suite: RoleSuite, workdir: Path, env: dict[str, str], access: HostAccess) -> Path:
     """Run one component's suite; the JUnit XML path (VerifyError when pytest itself broke)."""
     junit = workdir / f"{suite.component}.xml"
     try:
         done = subprocess.run(
-            _pytest_command(suite, workdir, sudo),
+            _pytest_command(suite, workdir, access),
             capture_output=True,
             text=True,
             env=env,
@@ -141,8 +149,9 @@ def run_verify(
     on_suite: Callable[[RoleSuite], None] | None = None,
 ) -> VerifyOutcome:
     started = time.monotonic()
-    targets, groups = read_targets(deployment.build_dir / "inventory")
-    suites, missing = role_suites(groups)
+    build = BuildDir(deployment.build_dir)
+    inventory = verify_inventory(build)
+    suites, missing = role_suites(inventory.groups)
     outcome = VerifyOutcome([], missing, junit=junit)
     env = {
         **os.environ,
@@ -150,19 +159,20 @@ def run_verify(
         # Only testinfra: other installed plugins (hypothesis...) cost seconds per suite.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "SOUVERAIN_DEPLOYMENT": str(deployment.root),
-        "SOUVERAIN_INVENTORY": str(deployment.build_dir / "inventory"),
+        "SOUVERAIN_INVENTORY": str(build.inventory_dir),
     }
     parts: dict[str, Path] = {}
-    with tempfile.TemporaryDirectory(prefix="souverain-verify-") as tmp:
+    wanted = sorted({host for suite in suites for host in suite.hosts})
+    with (
+        tempfile.TemporaryDirectory(prefix="souverain-verify-") as tmp,
+        host_access(inventory.hosts[name] for name in wanted) as access,
+    ):
         workdir = Path(tmp)
-        wanted = sorted({host for suite in suites for host in suite.hosts})
-        (workdir / "ssh_config").write_text(ssh_config([targets[name] for name in wanted], workdir))
 
         def one(suite: RoleSuite) -> Path:
             if on_suite is not None:
                 on_suite(suite)
-            sudo = any(targets[host].needs_sudo for host in suite.hosts)
-            return run_suite(suite, workdir, env, sudo)
+            return run_suite(suite, workdir, env, access)
 
         # Suites are independent pytest processes: run a few at once, report in deploy order.
         with ThreadPoolExecutor(max_workers=PARALLEL_SUITES) as pool:
@@ -178,17 +188,5 @@ def run_verify(
                 outcome.results.extend(found.values())
         if junit is not None and parts:
             merge_junit(parts, junit)
-        _close_masters(workdir, wanted)
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-def _close_masters(workdir: Path, hosts: list[str]) -> None:
-    """Stop the shared SSH connections before their socket directory goes."""
-    for host in hosts:
-        subprocess.run(
-            ["ssh", "-F", str(workdir / "ssh_config"), "-O", "exit", host],
-            capture_output=True,
-            check=False,
-            timeout=10,
-        )
