@@ -32,7 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from souverain.audit.check_build import fold
-from souverain.audit.check_live import judge_output
+from souverain.audit.command_output import judge_output
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.expect import Judged
 from souverain.audit.findings import CheckResult, Evidence, Verdict
