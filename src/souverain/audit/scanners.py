@@ -9,12 +9,12 @@ an optional extra, never a dependency of souverain:
 - sslyze (`pip install 'souverain[scan]'`, or sslyze on the PATH): every TLS port the model
   says the host serves (souverain.model.services.host_tls_endpoints), with STARTTLS where the
   protocol has it, from the controller. Judged by ANSSI's TLS recommendations, not by
-  Mozilla's profiles: SSL 2/3 and TLS 1.0/1.1 refused, TLS 1.2 with forward-secret AEAD suites
-  only, the certificate chaining to the suite's CA for the name clients ask, no known protocol
-  flaw. About 3 s per port here, where testssl.sh 3.0.8 took 79 s for one HTTPS port: why
-  sslyze was chosen. Ports out of the controller's reach (loopback, suite-only firewall
-  openings) are "not checked" with that reason; the tls_endpoints probe covers them from the
-  host itself.
+  Mozilla's profiles, in souverain.audit.tlsjudge as the tls_endpoints probe is: SSL 2/3 and
+  TLS 1.0/1.1 refused, TLS 1.2 with forward-secret AEAD suites only, the certificate chaining
+  to the suite's CA for the name clients ask, no known protocol flaw. About 3 s per port here,
+  where testssl.sh 3.0.8 took 79 s for one HTTPS port: why sslyze was chosen. Ports out of the
+  controller's reach (loopback, suite-only firewall openings) are "not checked" with that
+  reason; the tls_endpoints probe covers them from the host itself.
 """
 
 from __future__ import annotations
