@@ -10,7 +10,7 @@ from souverain.audit.expect import value_problem
 from souverain.audit.expressions import evaluate
 from souverain.audit.parsers import effective, parse_assign, parse_nginx, parse_sshd
 from souverain.audit.redact import MASK, Redactor
-from souverain.audit.rules import Setting, load_rules
+from souverain.audit.rules import Setting, load_rules, rule_files
 from souverain.errors import UsageError
 
 
@@ -74,6 +74,19 @@ def test_every_rule_file_loads(tmp_path: Path) -> None:
 def test_a_broken_rule_file_is_a_usage_error(tmp_path: Path) -> None:
     target = tmp_path / "roles" / "demo" / "audit"
     target.mkdir(parents=True)
+    (target.parent / "component.yml").write_text("description: a demo\norder: 10\n")
     (target / "rules.yml").write_text("rules:\n  - id: BAD\n")
     with pytest.raises(UsageError, match="not a valid rules file"):
         load_rules(tmp_path / "roles")
+
+
+def test_rules_are_found_through_the_catalog(tmp_path: Path) -> None:
+    """A rules file in a folder the catalog does not know (no component.yml) is not read."""
+    for name, manifest in (("demo", True), ("stray", False)):
+        target = tmp_path / "roles" / name / "audit"
+        target.mkdir(parents=True)
+        if manifest:
+            (target.parent / "component.yml").write_text("description: a demo\norder: 10\n")
+        (target / "rules.yml").write_text("rules: []\n")
+    [(component, path)] = rule_files(tmp_path / "roles")
+    assert component.name == "demo" and path == tmp_path / "roles/demo/audit/rules.yml"

@@ -242,6 +242,33 @@ def test_sslyze_scan_that_could_not_complete_is_not_checked() -> None:
     assert any("tls_1_2_cipher_suites" in e.text for e in result.evidence)
 
 
+def test_the_probe_and_sslyze_are_judged_alike() -> None:
+    """One judge (audit.tlsjudge): TLS 1.0 accepted fails both sources with the same reason."""
+    from souverain.audit.probes import observed_by_probe
+    from souverain.audit.tlsjudge import judge_tls
+
+    server = copy.deepcopy(_sslyze_server())
+    weak = {"cipher_suite": {"name": "TLS_RSA_WITH_AES_128_CBC_SHA", "openssl_name": "AES128-SHA"}}
+    server["scan_result"]["tls_1_0_cipher_suites"]["result"]["accepted_cipher_suites"] = [weak]
+    scanned = judge_sslyze(HTTPS, server, "host1", "10.0.0.1", "the suite's CA", "run")
+    refused = {"outcome": "refused", "detail": "TLSV1_ALERT_PROTOCOL_VERSION"}
+    found = {
+        "versions": {
+            "TLSv1": {"outcome": "accepted", "cipher": "AES128-SHA"},
+            "TLSv1.1": refused,
+            "TLSv1.2": {"outcome": "accepted", "cipher": "ECDHE-ECDSA-AES256-GCM-SHA384"},
+            "TLSv1.3": refused,
+        },
+        "certificates": {"scan.lab.test": {"outcome": "accepted"}},
+    }
+    probed = judge_tls(observed_by_probe(found, "the suite's CA"), kind="live", what="https",
+                       where="host1", host="host1")  # fmt: skip
+    for result in (scanned, probed):
+        assert result.verdict == Verdict.FAIL
+        assert result.summary.endswith(": TLS 1.0 accepted"), result.summary
+        assert result.evidence[0].text == "TLS 1.0 accepted: AES128-SHA"
+
+
 # ---- OpenSCAP ---------------------------------------------------------------------------
 
 

@@ -11,14 +11,14 @@ an existing probe needs no code. Probes:
 - ``tls_endpoints``: every TLS port the host serves for the rule's component, as the model
   places it (souverain.model.services.host_tls_endpoints), with its STARTTLS preamble where
   there is one. :mod:`souverain.audit.tlsprobe` runs on the host itself (so suite-only and
-  loopback listeners are probed too); on each port, TLS 1.0 and 1.1 must be refused, TLS 1.2
-  accepted with a forward-secret AEAD suite, and the certificate must verify against the
-  suite's CA for every name clients ask for (args: min_days_left).
+  loopback listeners are probed too); each port is judged by :mod:`souverain.audit.tlsjudge`,
+  as sslyze's results are: TLS 1.0 and 1.1 refused, TLS 1.2 accepted with a forward-secret
+  AEAD suite, the certificate verified against the suite's CA for every name clients ask for
+  (args: min_days_left).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 import re
@@ -29,17 +29,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from souverain.audit.check_build import fold
-from souverain.audit.check_live import judge_output
+from souverain.audit.command_output import judge_output
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.expect import Judged
 from souverain.audit.findings import CheckResult, Evidence, Verdict
 from souverain.audit.rules import LiveCheck, Rule
-from souverain.model.services import TlsEndpoint
-
-_DER = Encoding.DER
+from souverain.audit.suiteca import suite_ca
+from souverain.audit.tlsjudge import (
+    AEAD_FS,
+    Observed,
+    Offer,
+    Stop,
+    Verification,
+    certificate_problems,
+    judge_tls,
+)
 
 Probe = Callable[[AuditContext, Rule, LiveCheck, str, HostRunner], list[CheckResult]]
 TIMEOUT = 5.0
@@ -49,9 +54,6 @@ VERSIONS = {
     "TLSv1.2": ssl.TLSVersion.TLSv1_2,
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
-AEAD_FS = re.compile(
-    r"^(TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305|AES_128_CCM)|ECDHE-.*(GCM|CHACHA20|CCM)|DHE-.*(GCM|CHACHA20|CCM))"
-)
 
 
 def run_probe(
@@ -102,33 +104,6 @@ def handshake(
         return "unreachable", str(error)
 
 
-def _certificate_problems(der: bytes, min_days: int) -> tuple[str, list[str]]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    cert = x509.load_der_x509_certificate(der)
-    key = cert.public_key()
-    problems = []
-    if isinstance(key, rsa.RSAPublicKey):
-        kind = f"RSA {key.key_size}"
-        if key.key_size < 2048:
-            problems.append("RSA key under 2048 bits")
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        kind = f"ECDSA {key.curve.name}"
-        if key.curve.key_size < 256:
-            problems.append("EC key under 256 bits")
-    else:
-        kind = type(key).__name__
-    left = (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
-    if left < min_days:
-        problems.append(f"expires in {left} days (< {min_days})")
-    algorithm = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else "?"
-    if algorithm in ("md5", "sha1"):
-        problems.append(f"signed with {algorithm}")
-    text = f"certificate {cert.subject.rfc4514_string()}: {kind}, {algorithm}, {left} days left"
-    return text, problems
-
-
 def tls_handshake(
     ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
 ) -> list[CheckResult]:
@@ -162,7 +137,7 @@ def tls_handshake(
                 text = f"{protocol} negotiated {cipher}"
                 judged.append(Judged((Evidence(text, where, None, ok),), ok, f"suite {cipher}"))
             if "certificate" in checks and der:
-                text, problems = _certificate_problems(der, int(args.get("min_days_left", 30)))
+                text, problems = certificate_problems(der, int(args.get("min_days_left", 30)))
                 ok = not problems
                 shown = text + (f"  ({'; '.join(problems)})" if problems else "")
                 judged.append(
@@ -181,134 +156,50 @@ def tls_handshake(
 
 # ---- TLS on every port of a component, from the host ------------------------------------
 
-TLS_DIR_CA = "/etc/souverain/tls/ca.crt"
 PROBE_TIMEOUT = 4.0
+# tlsprobe's version names (Python's ssl), as the TLS judge names them.
+PROBED_VERSIONS = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2",
+                   "TLSv1.3": "TLS 1.3"}  # fmt: skip
 
 
-def suite_ca(ctx: AuditContext, host: str) -> tuple[str | None, str]:
-    """The CA the certificates must chain to (PEM, or None for the system's) and its name."""
-    if ctx.suite.components.pki.mode != "internal":
-        return None, "the host's trusted CAs (ACME)"
-    if ctx.build is not None:
-        for item in ctx.build.matching(host, TLS_DIR_CA) or ctx.build.matching(None, TLS_DIR_CA):
-            text = ctx.build.text(item)
-            if text:
-                return text, f"the suite's CA ({item.where})"
-    return None, ""
-
-
-def _presented(pem: str, min_days: int) -> tuple[str, list[str]]:
-    from cryptography import x509
-
-    cert = x509.load_pem_x509_certificate(pem.encode())
-    text, problems = _certificate_problems(cert.public_bytes(_DER), min_days)
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = sans.value.get_values_for_type(x509.DNSName)
-    except x509.ExtensionNotFound:
-        names = []
-    shown = names[:4] + ([f"… {len(names) - 4} more"] if len(names) > 4 else [])
-    return f"{text}; names {', '.join(shown) or 'none'}; issuer {cert.issuer.rfc4514_string()}", (
-        problems
-    )
-
-
-def _judge_endpoint(
-    endpoint: TlsEndpoint, found: dict[str, Any], host: str, ca_name: str, min_days: int
-) -> CheckResult:
-    where = f"{host}: {found.get('address')}:{endpoint.port} {endpoint.label}"
-    what = endpoint.label
+def observed_by_probe(found: dict[str, Any], ca_name: str) -> Observed:
+    """One endpoint of tlsprobe's report, in the TLS judge's terms."""
     error = found.get("error")
     if error:
-        if error["outcome"] == "unreachable":
-            return CheckResult(
-                "live",
-                Verdict.NOT_CHECKED,
-                f"{what}: nothing answers ({error['detail']}); is the service running?",
-                host,
-                (Evidence(f"connect: {error['detail']}", where),),
-            )
-        text = f"no TLS: {error['detail']}"
-        return CheckResult(
-            "live", Verdict.FAIL, f"{what}: {text}", host, (Evidence(text, where, None, False),)
-        )
-    judged: list[Judged] = []
-    notes: list[Evidence] = []
+        reason = "unreachable" if error["outcome"] == "unreachable" else "no_tls"
+        return Observed(stop=Stop(reason, str(error["detail"])))
     versions = found.get("versions", {})
-    for version in ("TLSv1", "TLSv1.1"):
-        outcome = versions.get(version, {})
-        if outcome.get("outcome") == "accepted":
-            text = f"{version}: accepted ({outcome.get('cipher')})"
-            judged.append(
-                Judged((Evidence(text, where, None, False),), False, f"{version} accepted")
-            )
-        elif outcome.get("outcome") == "refused":
-            text = f"{version}: refused ({outcome.get('detail')})"
-            judged.append(Judged((Evidence(text, where, None, True),), True, "refused"))
-        else:
-            notes.append(Evidence(f"{version} not tested: {outcome.get('detail')}", where))
-    tls12 = versions.get("TLSv1.2", {})
-    if tls12.get("outcome") == "accepted":
-        cipher = str(tls12.get("cipher", ""))
-        ok = bool(AEAD_FS.match(cipher))
-        text = f"TLSv1.2: accepted, {cipher}" + ("" if ok else " (not forward-secret AEAD)")
-        judged.append(Judged((Evidence(text, where, None, ok),), ok, f"TLSv1.2 suite {cipher}"))
-    else:
-        text = f"TLSv1.2: {tls12.get('outcome', 'not tried')} ({tls12.get('detail', '')})"
-        untested = tls12.get("outcome") == "untested"
-        judged.append(
-            Judged(
-                (Evidence(text, where, None, None if untested else False),),
-                None if untested else False,
-                "TLSv1.2 not accepted",
-            )
-        )
-    tls13 = versions.get("TLSv1.3", {})
-    if tls13:
-        shown = "accepted" if tls13.get("outcome") == "accepted" else tls13.get("outcome")
-        notes.append(Evidence(f"TLSv1.3: {shown} {tls13.get('cipher', '')}".rstrip(), where))
-    if tls12.get("certificate"):
-        text, problems = _presented(tls12["certificate"], min_days)
-        ok = not problems
-        shown = text + (f"  ({'; '.join(problems)})" if problems else "")
-        judged.append(
-            Judged(
-                (Evidence(shown, where, None, None if ok else False),),
-                ok or None,
-                "; ".join(problems) or "ok",
-            )
-        )
+    offers = {name: _offer(versions.get(key)) for key, name in PROBED_VERSIONS.items()}
     certificates: dict[str, dict[str, Any]] = found.get("certificates", {})
-    for name, outcome in certificates.items():
-        if outcome.get("outcome") == "accepted":
-            text = f"certificate for {name}: chains to {ca_name}, name matches"
-            judged.append(Judged((Evidence(text, where, None, True),), True, "verified"))
-        elif outcome.get("outcome") == "untested":
-            notes.append(Evidence(f"certificate for {name} not tested: {outcome['detail']}", where))
-        else:
-            text = f"certificate for {name}: {outcome.get('outcome')} ({outcome.get('detail')})"
-            judged.append(
-                Judged(
-                    (Evidence(text, where, None, False),),
-                    False,
-                    f"certificate not valid for {name}",
-                )
-            )
-    total = int(found.get("names_total", len(certificates)))
-    if total > len(certificates):
-        notes.append(Evidence(f"{len(certificates)} of {total} names verified", where))
-    failed = [j for j in judged if j.ok is False]
-    evidence = tuple(e for j in judged for e in j.evidence) + tuple(notes)
-    if failed:
-        reasons = list(dict.fromkeys(j.reason for j in failed))
-        return CheckResult(
-            "live", Verdict.FAIL, f"{what}: {'; '.join(reasons[:3])}", host, evidence
-        )
-    if any(j.ok for j in judged):
-        return CheckResult("live", Verdict.PASS, f"{what}: as expected", host, evidence)
-    return CheckResult(
-        "live", Verdict.NOT_CHECKED, f"{what}: nothing could be tested", host, evidence
+    return Observed(
+        offers=offers,
+        verifications=tuple(
+            _verification(name, seen, ca_name) for name, seen in certificates.items()
+        ),
+        names_total=int(found.get("names_total", len(certificates))),
+        presented=versions.get("TLSv1.2", {}).get("certificate") or None,
     )
+
+
+def _offer(seen: dict[str, Any] | None) -> Offer:
+    if seen is None:
+        return Offer("failed", detail="not tried")
+    outcome, detail = seen.get("outcome"), str(seen.get("detail", ""))
+    if outcome == "accepted":
+        return Offer("accepted", (str(seen.get("cipher", "")),))
+    if outcome in ("refused", "untested"):
+        return Offer(outcome, detail=detail)
+    return Offer("failed", detail=f"{outcome}: {detail}")
+
+
+def _verification(name: str, seen: dict[str, Any], ca_name: str) -> Verification:
+    # One handshake per name verifies the chain to the CA and the name at once.
+    outcome = seen.get("outcome")
+    if outcome == "accepted":
+        return Verification("verified", "both", name, ca_name)
+    if outcome == "untested":
+        return Verification("untested", "both", name, ca_name, str(seen.get("detail")))
+    return Verification("unverified", "both", name, ca_name, f"{outcome} ({seen.get('detail')})")
 
 
 def tls_endpoints(
@@ -367,12 +258,11 @@ def tls_endpoints(
             why = f"{endpoint.label}: the probe returned nothing for this port"
             results.append(CheckResult("live", Verdict.NOT_CHECKED, why, host, (client,)))
             continue
-        judged = _judge_endpoint(endpoint, found, host, ca_name, min_days)
+        where = f"{host}: {found.get('address')}:{endpoint.port} {endpoint.label}"
         results.append(
-            CheckResult(
-                judged.kind, judged.verdict, judged.summary, host, (*judged.evidence, client)
-            )
-        )
+            judge_tls(observed_by_probe(found, ca_name), kind="live", what=endpoint.label,
+                      where=where, host=host, min_days=min_days, extra=(client,))
+        )  # fmt: skip
     return results
 
 

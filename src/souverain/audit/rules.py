@@ -1,4 +1,7 @@
-"""The rule files: `roles/<component>/audit/rules.yml`, read and checked against a schema.
+"""The rule files: each component's `audit/rules.yml`, read and checked against a schema.
+
+The catalog (souverain.components) says which components there are and where their rules
+file is; a component's rules live in its role folder and nothing else lists them.
 
 A file holds `rules:` (a list) and optionally `constants:` (named values every rule's
 expressions can use, shared across files). Each rule says what it checks in declarative
@@ -16,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from souverain.components import Component, load_catalog
 from souverain.errors import UsageError
 
 Format = Literal[
@@ -189,17 +193,23 @@ class RuleSet:
         raise KeyError(rule_id)
 
 
-def rule_files(roles_dir: Path) -> list[Path]:
-    return sorted(roles_dir.glob("*/audit/rules.yml"))
+def rule_files(roles_dir: Path) -> list[tuple[Component, Path]]:
+    """Each component of the catalog that has rules, and its rules file, by component name."""
+    found = []
+    for component in load_catalog(roles_dir):
+        path = component.audit_rules
+        if path is not None:
+            found.append((component, path))
+    return sorted(found, key=lambda item: item[0].name)
 
 
 @cache
 def load_rules(roles_dir: Path) -> RuleSet:
-    """Every rule of every role, checked; a broken rules file is a usage error."""
+    """Every rule of every component, checked; a broken rules file is a usage error."""
     rules: list[Rule] = []
     constants: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for path in rule_files(roles_dir):
+    for component, path in rule_files(roles_dir):
         try:
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
             data = yaml.load(path.read_text(), Loader=loader) or {}
@@ -213,23 +223,24 @@ def load_rules(roles_dir: Path) -> RuleSet:
         for rule in parsed.rules:
             if rule.id in sources:
                 raise UsageError(f"{path}: rule {rule.id} is also defined in {sources[rule.id]}")
-            if rule.component != path.parent.parent.name and path.parent.parent.name != "base":
+            # base also holds the suite-wide rules (component "suite").
+            if rule.component != component.name and component.name != "base":
                 raise UsageError(
                     f"{path}: rule {rule.id} is for {rule.component}; put it in "
                     f"roles/{rule.component}/audit/rules.yml"
                 )
             sources[rule.id] = str(path)
             rules.append(rule)
-    rules.sort(key=_sort_key)
+    order = {name: index for index, name in enumerate(load_catalog(roles_dir).names)}
+    rules.sort(key=lambda rule: _sort_key(rule, order))
     return RuleSet(tuple(rules), constants, sources)
 
 
-# Reports list the suite-wide rules first, then components in deployment order.
-COMPONENT_ORDER = ("suite", "base", "pki", "proxy", "postgresql", "redis", "directory", "sso",
-                   "mail", "chat", "visio", "drive", "backup")  # fmt: skip
+# Reports list the suite-wide rules first, then components in the catalog's order.
+SUITE = "suite"
 
 
-def _sort_key(rule: Rule) -> tuple[int, str, int]:
+def _sort_key(rule: Rule, order: dict[str, int]) -> tuple[int, str, int]:
     prefix, number = rule.id.rsplit("-", 1)
-    order = COMPONENT_ORDER.index(rule.component) if rule.component in COMPONENT_ORDER else 99
-    return order, prefix, int(number)
+    position = -1 if rule.component == SUITE else order.get(rule.component, len(order))
+    return position, prefix, int(number)

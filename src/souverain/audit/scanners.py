@@ -9,12 +9,12 @@ an optional extra, never a dependency of souverain:
 - sslyze (`pip install 'souverain[scan]'`, or sslyze on the PATH): every TLS port the model
   says the host serves (souverain.model.services.host_tls_endpoints), with STARTTLS where the
   protocol has it, from the controller. Judged by ANSSI's TLS recommendations, not by
-  Mozilla's profiles: SSL 2/3 and TLS 1.0/1.1 refused, TLS 1.2 with forward-secret AEAD suites
-  only, the certificate chaining to the suite's CA for the name clients ask, no known protocol
-  flaw. About 3 s per port here, where testssl.sh 3.0.8 took 79 s for one HTTPS port: why
-  sslyze was chosen. Ports out of the controller's reach (loopback, suite-only firewall
-  openings) are "not checked" with that reason; the tls_endpoints probe covers them from the
-  host itself.
+  Mozilla's profiles, in souverain.audit.tlsjudge as the tls_endpoints probe is: SSL 2/3 and
+  TLS 1.0/1.1 refused, TLS 1.2 with forward-secret AEAD suites only, the certificate chaining
+  to the suite's CA for the name clients ask, no known protocol flaw. About 3 s per port here,
+  where testssl.sh 3.0.8 took 79 s for one HTTPS port: why sslyze was chosen. Ports out of the
+  controller's reach (loopback, suite-only firewall openings) are "not checked" with that
+  reason; the tls_endpoints probe covers them from the host itself.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from typing import Any
 
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.findings import CheckResult, Evidence, Verdict
+from souverain.audit.suiteca import suite_ca
+from souverain.audit.tlsjudge import Observed, Offer, Stop, Verification, judge_tls
 from souverain.model.services import TlsEndpoint
 
 TIMEOUT = 300
@@ -110,8 +112,6 @@ def _sslyze_argv() -> list[str] | None:
 SSLYZE_COMMANDS = ["--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2",
                    "--tlsv1_3", "--heartbleed", "--openssl_ccs", "--robot", "--reneg",
                    "--compression", "--fallback"]  # fmt: skip
-LEGACY = {"ssl_2_0_cipher_suites": "SSL 2.0", "ssl_3_0_cipher_suites": "SSL 3.0",
-          "tls_1_0_cipher_suites": "TLS 1.0", "tls_1_1_cipher_suites": "TLS 1.1"}  # fmt: skip
 CONNECT_TIMEOUT = 3.0
 
 
@@ -127,7 +127,6 @@ def _reachable(address: str, port: int) -> str | None:
 def _sslyze(
     argv: list[str], ctx: AuditContext, host: str, runner: HostRunner, args: dict[str, Any]
 ) -> list[CheckResult]:
-    from souverain.audit.probes import suite_ca
     from souverain.model.services import host_tls_endpoints
 
     endpoints = host_tls_endpoints(ctx.suite, host, args.get("component"))
@@ -184,6 +183,27 @@ def _sslyze(
     return [results[e.port] for e in endpoints]
 
 
+# sslyze's scan commands and what the TLS judge calls them.
+SSLYZE_VERSIONS = {
+    "ssl_2_0_cipher_suites": "SSL 2.0", "ssl_3_0_cipher_suites": "SSL 3.0",
+    "tls_1_0_cipher_suites": "TLS 1.0", "tls_1_1_cipher_suites": "TLS 1.1",
+    "tls_1_2_cipher_suites": "TLS 1.2", "tls_1_3_cipher_suites": "TLS 1.3",
+}  # fmt: skip
+SSLYZE_FLAWS = {
+    "heartbleed": "Heartbleed", "openssl_ccs_injection": "CCS", "robot": "ROBOT",
+    "tls_compression": "compression", "session_renegotiation": "renegotiation",
+}  # fmt: skip
+# (scan, result field, value that means vulnerable, what to call it)
+SSLYZE_FLAW_FIELDS = (
+    ("heartbleed", "is_vulnerable_to_heartbleed", True, "Heartbleed"),
+    ("openssl_ccs_injection", "is_vulnerable_to_ccs_injection", True, "CCS injection"),
+    ("tls_compression", "supports_compression", True, "TLS compression (CRIME)"),
+    ("session_renegotiation", "is_vulnerable_to_client_renegotiation_dos", True,
+     "client-initiated renegotiation"),
+    ("session_renegotiation", "supports_secure_renegotiation", False, "no secure renegotiation"),
+)  # fmt: skip
+
+
 def judge_sslyze(
     endpoint: TlsEndpoint,
     server: dict[str, Any] | None,
@@ -192,18 +212,19 @@ def judge_sslyze(
     ca_name: str,
     run: str,
 ) -> CheckResult:
-    """One sslyze server result, judged by ANSSI's TLS recommendations."""
-    from souverain.audit.probes import AEAD_FS
-
+    """One sslyze server result, judged by ANSSI's TLS recommendations (audit.tlsjudge)."""
     where = f"sslyze {address}:{endpoint.port} {endpoint.label}"
-    what = f"{endpoint.label} (sslyze)"
+    return judge_tls(observed_by_sslyze(endpoint, server), kind="scanner",
+                     what=f"{endpoint.label} (sslyze)", where=where, host=host,
+                     extra=(Evidence(run, where),))  # fmt: skip
+
+
+def observed_by_sslyze(endpoint: TlsEndpoint, server: dict[str, Any] | None) -> Observed:
+    """One sslyze server result, in the TLS judge's terms."""
     if server is None or server.get("scan_status") != "COMPLETED":
         why = (server or {}).get("connectivity_error_trace") or "no result for this port"
-        return CheckResult("scanner", Verdict.NOT_CHECKED, f"{what}: {str(why)[-300:]}", host)
+        return Observed(stop=Stop("unscanned", str(why)[-300:]))
     scan = server.get("scan_result") or {}
-    bad: list[Evidence] = []
-    good: list[Evidence] = []
-
     # A scan command sslyze could not complete (the server stalled its connections: Postfix
     # with a milter under sslyze's parallel connections) says nothing about the server.
     errored = {
@@ -211,96 +232,60 @@ def judge_sslyze(
         for key, attempt in scan.items()
         if isinstance(attempt, dict) and attempt.get("status") not in ("COMPLETED", "NOT_SCHEDULED")
     }
-    notes = [
-        Evidence(f"not checked: {key} ({why}: sslyze could not complete it)", where)
-        for key, why in errored.items()
-    ]
-
-    def accepted(key: str) -> list[str]:
-        attempt = scan.get(key) or {}
-        result = attempt.get("result") or {}
-        return [s["cipher_suite"]["openssl_name"] for s in result.get("accepted_cipher_suites", [])]
-
-    for key, name in LEGACY.items():
-        suites = accepted(key)
-        if suites:
-            bad.append(Evidence(f"{name} accepted: {', '.join(suites[:4])}", where, None, False))
-    refused = [name for key, name in LEGACY.items() if not accepted(key) and key not in errored]
-    if refused:
-        good.append(Evidence(f"refused: {', '.join(refused)}", where, None, True))
-    tls12, tls13 = accepted("tls_1_2_cipher_suites"), accepted("tls_1_3_cipher_suites")
-    weak = [suite for suite in tls12 if not AEAD_FS.match(suite)]
-    if weak:
-        bad.append(Evidence(f"TLS 1.2 suites without forward-secret AEAD: {', '.join(weak)}",
-                            where, None, False))  # fmt: skip
-    if tls12:
-        good.append(Evidence(f"TLS 1.2 accepted: {', '.join(tls12)}", where, None, not weak))
-    elif "tls_1_2_cipher_suites" not in errored:
-        bad.append(Evidence("TLS 1.2 not accepted", where, None, False))
-    if "tls_1_3_cipher_suites" not in errored:
-        good.append(Evidence(f"TLS 1.3: {', '.join(tls13) or 'not accepted'}", where))
+    offers = {}
+    for key, version in SSLYZE_VERSIONS.items():
+        if key in errored:
+            continue
+        result = (scan.get(key) or {}).get("result") or {}
+        suites = tuple(s["cipher_suite"]["openssl_name"]
+                       for s in result.get("accepted_cipher_suites", []))  # fmt: skip
+        offers[version] = Offer("accepted", suites) if suites else Offer("refused")
+    deployments = []
     if "certificate_info" not in errored:
-        _judge_certificate(scan, endpoint, ca_name, where, good, bad)
-    for key, field, vulnerable, label in (
-        ("heartbleed", "is_vulnerable_to_heartbleed", True, "Heartbleed"),
-        ("openssl_ccs_injection", "is_vulnerable_to_ccs_injection", True, "CCS injection"),
-        ("tls_compression", "supports_compression", True, "TLS compression (CRIME)"),
-        ("session_renegotiation", "is_vulnerable_to_client_renegotiation_dos", True,
-         "client-initiated renegotiation"),
-        ("session_renegotiation", "supports_secure_renegotiation", False,
-         "no secure renegotiation"),
-    ):  # fmt: skip
+        info = (scan.get("certificate_info") or {}).get("result") or {}
+        deployments = info.get("certificate_deployments") or []
+    flaws = []
+    for key, field, vulnerable, label in SSLYZE_FLAW_FIELDS:
         result = (scan.get(key) or {}).get("result") or {}
         if field in result and bool(result[field]) == vulnerable:
-            bad.append(Evidence(label, where, None, False))
+            flaws.append(label)
     robot = ((scan.get("robot") or {}).get("result") or {}).get("robot_result", "")
     if str(robot).startswith("VULNERABLE"):
-        bad.append(Evidence(f"ROBOT: {robot}", where, None, False))
-    if bad:
-        return CheckResult("scanner", Verdict.FAIL, f"{what}: {len(bad)} problem(s)", host,
-                           (*bad, *good, *notes, Evidence(run, where)))  # fmt: skip
-    if errored:
-        summary = f"{what}: {len(errored)} scan(s) could not complete, nothing wrong in the rest"
-        return CheckResult("scanner", Verdict.NOT_CHECKED, summary, host,
-                           (*notes, *good, Evidence(run, where)))  # fmt: skip
-    good.append(Evidence("no known flaw (Heartbleed, CCS, ROBOT, compression, renegotiation)",
-                         where, None, True))  # fmt: skip
-    return CheckResult("scanner", Verdict.PASS, f"{what}: as expected", host,
-                       (*good, Evidence(run, where)))  # fmt: skip
+        flaws.append(f"ROBOT: {robot}")
+    sought = [label for key, label in SSLYZE_FLAWS.items()
+              if (scan.get(key) or {}).get("status") == "COMPLETED"]  # fmt: skip
+    return Observed(
+        offers=offers,
+        verifications=_verifications(deployments[0], endpoint) if deployments else (),
+        certificate_received="certificate_info" in errored or bool(deployments),
+        flaws_sought=tuple(dict.fromkeys(sought)),
+        flaws=tuple(flaws),
+        incomplete=tuple(
+            (key, f"{why}: sslyze could not complete it") for key, why in errored.items()
+        ),
+    )
 
 
-def _judge_certificate(
-    scan: dict[str, Any], endpoint: TlsEndpoint, ca_name: str, where: str,
-    good: list[Evidence], bad: list[Evidence],
-) -> None:  # fmt: skip
-    info = ((scan.get("certificate_info") or {}).get("result") or {}).get(
-        "certificate_deployments"
-    ) or []
-    if not info:
-        bad.append(Evidence("no certificate received", where, None, False))
-        return
-    deployment = info[0]
+def _verifications(deployment: dict[str, Any], endpoint: TlsEndpoint) -> tuple[Verification, ...]:
+    """The chain, against the suite's CA when sslyze was given it, and the name clients ask."""
     validations = deployment.get("path_validation_results") or []
     supplied = [v for v in validations if "supplied" in v["trust_store"]["name"].lower()]
     chosen = supplied or validations
-    trusted = any(v.get("was_validation_successful") for v in chosen)
     store = "the suite's CA" if supplied else "public trust stores"
-    if trusted:
-        good.append(Evidence(f"certificate chains to {store}", where, None, True))
+    if any(v.get("was_validation_successful") for v in chosen):
+        chain = Verification("verified", "chain", against=store)
     else:
-        errors = {str(v.get("validation_error")) for v in chosen}
-        bad.append(Evidence(f"certificate does not chain to {store}: {'; '.join(errors)}",
-                            where, None, False))  # fmt: skip
-    chain = deployment.get("received_certificate_chain") or [{}]
-    sans = (chain[0].get("subject_alternative_name") or {}).get("dns", []) or (
-        chain[0].get("subject_alternative_name") or {}
-    ).get("dns_names", [])
+        errors = "; ".join({str(v.get("validation_error")) for v in chosen})
+        chain = Verification("unverified", "chain", against=store, detail=errors)
+    leaf = (deployment.get("received_certificate_chain") or [{}])[0]
+    alternative = leaf.get("subject_alternative_name") or {}
+    sans = alternative.get("dns", []) or alternative.get("dns_names", [])
     name = endpoint.names[0]
     if name in sans or any(s.startswith("*.") and name.split(".", 1)[-1] == s[2:] for s in sans):
-        good.append(Evidence(f"certificate names {name}", where, None, True))
+        named = Verification("verified", "name", name)
     else:
-        bad.append(Evidence(f"certificate does not name {name} ({', '.join(sans[:4])})", where,
-                            None, False))  # fmt: skip
+        named = Verification("unverified", "name", name, detail=", ".join(sans[:4]))
+    return chain, named
 
 
 def _openscap_argv() -> list[str] | None:

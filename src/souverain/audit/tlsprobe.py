@@ -4,7 +4,7 @@ Standard library only, and no import from souverain: the audit runs this file's 
 host under audit (``python3 -c SOURCE JOB``), so that every port is probed the same way,
 including those the firewall keeps to the suite's hosts and loopback-only listeners. The job is
 a JSON document (address, endpoints, CA certificate); the result is one JSON document on
-stdout. Judging the result is the controller's business (souverain.audit.probes).
+stdout. Judging the result is the controller's business (souverain.audit.tlsjudge).
 
 One function per plain-text preamble that leads to the handshake (STARTTLS):
 
