@@ -47,7 +47,8 @@ setup: debian-packages venv
 lint: venv
 	$(BIN)/ruff check src tests bench roles
 	$(BIN)/yamllint -s .
-	$(BIN)/ansible-lint -q --profile production playbooks roles
+	$(BIN)/ansible-lint -q --profile production playbooks roles \
+		collections/ansible_collections/souverain/suite/roles
 
 unit: venv
 	$(BIN)/pytest tests/unit
