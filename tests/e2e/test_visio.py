@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -29,12 +30,15 @@ import pytest
 
 from tests.e2e.conftest import RunningLab, souverain
 from tests.e2e.test_identity import Forms, Portal, add_person
+from tests.unit.test_old_tls_checks import self_signed, server_context, tls_server
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "directory", "sso", "visio")
 PROJECT = Path(__file__).resolve().parents[2]
 JITSI_DEBS = os.environ.get("SOUVERAIN_JITSI_DEBS")
+# A guard only: a TLS server answers a hello in milliseconds, with a session or an alert.
+OLD_TLS_ANSWER_SECONDS = 60
 
 
 def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -164,7 +168,7 @@ def stun_binding(address: str, port: int) -> bytes:
     return data[:2]
 
 
-def test_firewall_openings_reach_coturn_from_the_controller(visio):
+def test_firewall_openings_reach_coturn_from_the_controller(visio, tmp_path):
     lab, _ = visio
     _, address = visio_host(lab)
     assert stun_binding(address, 3478) == b"\x01\x01"  # Binding success
@@ -175,14 +179,48 @@ def test_firewall_openings_reach_coturn_from_the_controller(visio):
     raw = socket.create_connection((address, 5349), timeout=5)
     with context.wrap_socket(raw) as tls:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    old = old_tls_client()
+    # This client can offer TLS 1.1: a loopback server that accepts it negotiates it...
+    with tls_server(server_context(self_signed(tmp_path / "old.pem"), old=True),
+                    starttls=False) as (port, _):  # fmt: skip
+        assert old_tls_outcome(old, "127.0.0.1", port) == "accepted TLSv1.1"
+    # ...so coturn's answer is coturn's: an alert, a close or a reset, never a session, and
+    # never silence (a stalled server is not a refusing one).
+    outcome = old_tls_outcome(old, address, 5349)
+    assert outcome.startswith("refused"), outcome
+
+
+def old_tls_client() -> ssl.SSLContext:
+    """A client that offers TLS 1.1 only, at the security level that lets OpenSSL offer it."""
     old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     old.check_hostname = False
     old.verify_mode = ssl.CERT_NONE
-    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
     old.set_ciphers("ALL:@SECLEVEL=0")
-    # Refused: an alert, a reset or no answer at all (coturn drops the hello); never a session.
-    with socket.create_connection((address, 5349), timeout=5) as raw, pytest.raises(OSError):
-        old.wrap_socket(raw)
+    return old
+
+
+def old_tls_outcome(context: ssl.SSLContext, address: str, port: int) -> str:
+    """'accepted <protocol>', 'refused: <how>' when the server turned the hello down, or
+    'no answer' / 'client: <why>' when the outcome says nothing about the server."""
+    with socket.create_connection((address, port), timeout=10) as raw:
+        raw.settimeout(OLD_TLS_ANSWER_SECONDS)
+        try:
+            with context.wrap_socket(raw) as tls:
+                return f"accepted {tls.version()}"
+        except TimeoutError:
+            return "no answer"
+        except ssl.SSLError as error:
+            reason = error.reason or ""
+            if reason.startswith(("TLSV1_ALERT", "SSLV3_ALERT")) or isinstance(
+                error, ssl.SSLEOFError | ssl.SSLZeroReturnError
+            ):
+                return f"refused: {reason or type(error).__name__}"
+            return f"client: {error}"
+        except (ConnectionResetError, BrokenPipeError) as error:
+            return f"refused: {type(error).__name__}"
 
 
 @pytest.mark.parametrize(

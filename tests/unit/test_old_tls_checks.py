@@ -42,6 +42,11 @@ def role_tests(role: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return self_signed(tmp_path_factory.mktemp("tls") / "server.pem")
+
+
+def self_signed(path: Path) -> Path:
+    """A throwaway certificate and key for the loopback servers, in one PEM file."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fixture.invalid")])
     now = datetime.datetime.now(datetime.UTC)
@@ -55,7 +60,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
         .not_valid_after(now + datetime.timedelta(hours=1))
         .sign(key, hashes.SHA256())
     )
-    path = tmp_path_factory.mktemp("tls") / "server.pem"
     path.write_bytes(
         cert.public_bytes(serialization.Encoding.PEM)
         + key.private_bytes(
