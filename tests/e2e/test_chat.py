@@ -647,7 +647,8 @@ def test_calls_get_the_suites_turn_server(chat: RunningLab, people: dict[str, st
     assert state == "active", f"coturn is {state!r} on {host}"
     command = ["turnutils_uclient", "-y", "-n", "2", "-m", "1", "-l", "100",
                "-u", turn["username"], "-w", turn["password"], address]  # fmt: skip
-    allocated = chat.ssh(host, "timeout 30 " + shlex.join(command))
+    # turnutils_uclient ends by itself once its messages went round: 180 s is only a guard.
+    allocated = chat.ssh(host, "timeout 180 " + shlex.join(command))
     assert allocated.returncode == 0, allocated.stdout[-2000:] + allocated.stderr[-2000:]
 
 

@@ -39,6 +39,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 JITSI_DEBS = os.environ.get("SOUVERAIN_JITSI_DEBS")
 # A guard only: a TLS server answers a hello in milliseconds, with a session or an alert.
 OLD_TLS_ANSWER_SECONDS = 60
+# A guard only: turnutils_uclient ends by itself once its few messages went round (seconds).
+UDP_GUARD_SECONDS = 180
 
 
 def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -135,7 +137,7 @@ def test_prosody_configuration_is_clean_on_the_host(visio):
 def uclient(lab: RunningLab, host: str, address: str, shared: str, *extra: str):
     command = ["turnutils_uclient", "-y", "-n", "2", "-m", "1", "-l", "100",
                "-W", shared, "-u", "probe", *extra, address]  # fmt: skip
-    return lab.ssh(host, "timeout 30 " + shlex.join(command))
+    return lab.ssh(host, f"timeout {UDP_GUARD_SECONDS} " + shlex.join(command))
 
 
 @pytest.mark.parametrize("transport", [[], ["-t"], ["-t", "-S", "-p", "5349"]],
@@ -160,12 +162,20 @@ def stun_binding(address: str, port: int) -> bytes:
     """One STUN Binding request over UDP (RFC 5389); the answer's message type."""
     transaction = os.urandom(12)
     request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + transaction
+    deadline = time.monotonic() + UDP_GUARD_SECONDS
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(request, (address, port))
-        data, _ = sock.recvfrom(2048)
-    assert data[8:20] == transaction
-    return data[:2]
+        sock.settimeout(1)
+        # UDP may lose a datagram: ask again each second until coturn answers (RFC 5389 lets
+        # a client retransmit with the same transaction id).
+        while True:
+            sock.sendto(request, (address, port))
+            try:
+                data, _ = sock.recvfrom(2048)
+            except TimeoutError:
+                assert time.monotonic() < deadline, f"no STUN answer from {address}:{port}"
+                continue
+            if data[8:20] == transaction:
+                return data[:2]
 
 
 def test_firewall_openings_reach_coturn_from_the_controller(visio, tmp_path):
