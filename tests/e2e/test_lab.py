@@ -244,7 +244,7 @@ def test_an_interrupted_up_cleans_up_by_itself(
         reached = wait_for_line(process.stderr, UP_STAGES[stage], seen)
         assert reached, f"`lab up` never said {UP_STAGES[stage]!r}:\n{''.join(seen)}"
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=300)
+        _, rest = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
