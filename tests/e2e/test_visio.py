@@ -122,6 +122,29 @@ def test_jitsi_is_installed_or_its_absence_is_explained(visio):
     pytest.skip("Jitsi's packages are not reachable here; set SOUVERAIN_JITSI_DEBS to test them")
 
 
+def test_verify_lists_every_skip_and_calls_jitsi_not_installed_expected(visio):
+    """`verify --json` names each skipped check with its reason; without the Jitsi artifact
+    the Jitsi check is a skip the deployment declared (visio_jitsi_required is false)."""
+    lab, _ = visio
+    result = souverain("-C", str(lab.directory), "verify", "--json", timeout=900)
+    summary = json.loads(result.stdout)
+    assert "visio" not in summary["errors"], summary["errors"]
+    [entry] = [r for r in summary["results"] if r["component"] == "visio"]
+    assert entry["result"] == "passed" and entry["failed"] == 0, entry
+    assert len(entry["skips"]) == entry["skipped"]
+    assert all(skip["reason"] for r in summary["results"] for skip in r["skips"]), summary
+    jitsi = [skip for skip in entry["skips"] if "test_jitsi_services_run" in skip["test"]]
+    if JITSI_DEBS:
+        assert jitsi == [], jitsi
+        return
+    [skip] = jitsi
+    assert skip["expected"] is True, skip
+    assert skip["reason"].startswith("expected: Jitsi Meet is not installed: "), skip
+    # The containers' own limits are skips too, listed with why (base: kernel settings).
+    base = [skip for r in summary["results"] if r["component"] == "base" for skip in r["skips"]]
+    assert any("container" in skip["reason"] for skip in base), base
+
+
 def test_prosody_configuration_is_clean_on_the_host(visio):
     lab, _ = visio
     host, _ = visio_host(lab)
