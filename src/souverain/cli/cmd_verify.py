@@ -44,8 +44,11 @@ def _closing_line(outcome: VerifyOutcome) -> str:
         return ", ".join(f"{r.component} on {r.host}" for r in results)
 
     declared = outcome.expected_not_checked
+    skipped = sum(result.skipped for result in outcome.results)
     if outcome.ok:
-        line = "[green]all checks passed[/]"
+        line = "[green]all checks that ran passed[/]"
+        if skipped:
+            line += f" ({skipped} skipped, each listed above with its reason)"
         if declared:
             line += f"; not checked, as the deployment declares: {hosts(declared)}"
         return line
