@@ -9,8 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the lab and the tests need on the controller.
 # chromium: the audit's HTML report is checked in a headless browser.
+# nodejs: `node --check` of Jitsi's rendered JavaScript (no lab host has Jitsi to run it).
 DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client \
-	chromium
+	chromium nodejs
 DEMO_DIR ?= demo
 DEMO_LAB ?= demo
 

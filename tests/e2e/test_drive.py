@@ -135,9 +135,13 @@ def test_php_fpm_pool_database_redis_and_timer(drive: RunningLab):
             "$r->select($c[\"dbindex\"]); echo $r->ping() ? 1 : 0;'"
         ),
     }  # fmt: skip
+    # What the PHP one-liners print matters, not only their status: ping() false prints 0.
+    printed = {"database as the tenant": "1", "redis as the tenant": "1"}
     for what, command in checks.items():
         result = drive.ssh(host, command)
         assert result.returncode == 0, f"{what}: {result.stdout}{result.stderr}"
+        if what in printed:
+            assert result.stdout.strip().splitlines()[-1:] == [printed[what]], result.stdout
 
 
 def test_drive_vhost_answers_503_with_a_clear_page_without_nextcloud(drive: RunningLab):

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 
 from tests.e2e.conftest import RunningLab, souverain
 
@@ -217,6 +218,32 @@ def chat_redirect(lab: RunningLab) -> str:
     return f"https://{homeserver['fqdn']}/_synapse/client/oidc/callback"
 
 
+def b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verified_claims(portal: Portal, name: str, id_token: str) -> dict:
+    """The ID token's claims once its RS256 signature checks against the portal's JWKS key
+    (raises InvalidSignature otherwise)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    document = portal.client.get(portal.url("/.well-known/openid-configuration")).json()
+    keys = portal.client.get(document["jwks_uri"].replace(f"https://{name}", portal.url("")))
+    head, body, signature = id_token.split(".")
+    header = json.loads(b64url(head))
+    assert header["alg"] == "RS256", header
+    candidates = [k for k in keys.json()["keys"] if k["kty"] == "RSA"
+                  and header.get("kid") in (None, k.get("kid"))]  # fmt: skip
+    assert candidates, (header, keys.text)
+    jwk = candidates[0]
+    public = rsa.RSAPublicNumbers(
+        int.from_bytes(b64url(jwk["e"]), "big"), int.from_bytes(b64url(jwk["n"]), "big")
+    ).public_key()
+    public.verify(b64url(signature), f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return json.loads(b64url(body))
+
+
 def test_oidc_discovery_is_served_over_tls(identity):
     _, name, address = portal_name(identity)
     portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
@@ -241,8 +268,15 @@ def test_authorization_code_login_names_the_user(identity, people):
         auth=("chat", secret(identity, f"sso/{tenant}/chat")),
     )
     assert token.status_code == 200, token.text
-    payload = token.json()["id_token"].split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    id_token = token.json()["id_token"]
+    claims = verified_claims(portal, name, id_token)
+    # The check can fail: the same token with one byte of its signature changed is refused.
+    head, body, signature = id_token.split(".")
+    tampered = bytearray(b64url(signature))
+    tampered[0] ^= 0x01
+    forged = ".".join([head, body, base64.urlsafe_b64encode(bytes(tampered)).decode().rstrip("=")])
+    with pytest.raises(InvalidSignature):
+        verified_claims(portal, name, forged)
     assert claims["sub"] == "ada"
     assert claims["preferred_username"] == "ada"
     assert claims["email"] == "ada@example.org"
@@ -262,4 +296,12 @@ def test_an_admin_cannot_log_in_without_totp(identity, people):
     portal = Portal(name, address, identity.directory / "pki" / "ca.crt")
     code, response = portal.login("chat", chat_redirect(identity), "root1", people["root1"])
     assert code is None
-    assert "2fRegRequired" in response.text or "totp" in response.text.lower()
+    # The portal took the password and now requires a second factor to be registered: its
+    # registration page, with TOTP offered (any page merely mentioning "totp" is not that).
+    assert 'trspan="2fRegRequired"' in response.text, response.text[-2000:]
+    assert 'href="/2fregisters/totp"' in response.text, response.text[-2000:]
+    # The same admin with a wrong password never gets that far.
+    fresh = Portal(name, address, identity.directory / "pki" / "ca.crt")
+    code, refused = fresh.login("chat", chat_redirect(identity), "root1", people["root1"] + "x")
+    assert code is None
+    assert "2fRegRequired" not in refused.text

@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -29,12 +30,19 @@ import pytest
 
 from tests.e2e.conftest import RunningLab, souverain
 from tests.e2e.test_identity import Forms, Portal, add_person
+from tests.unit.test_old_tls_checks import self_signed, server_context, tls_server
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "directory", "sso", "visio")
 PROJECT = Path(__file__).resolve().parents[2]
 JITSI_DEBS = os.environ.get("SOUVERAIN_JITSI_DEBS")
+# A guard only. coturn does not answer a TLS 1.1 hello at all: it resets the connection when
+# its allocation timeout (max-allocate-timeout, 60 s by default) passes, which is the answer
+# the test waits for (seen on a lab: "refused: ConnectionResetError" after 60.0 s).
+OLD_TLS_ANSWER_SECONDS = 180
+# A guard only: turnutils_uclient ends by itself once its few messages went round (seconds).
+UDP_GUARD_SECONDS = 180
 
 
 def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -116,6 +124,29 @@ def test_jitsi_is_installed_or_its_absence_is_explained(visio):
     pytest.skip("Jitsi's packages are not reachable here; set SOUVERAIN_JITSI_DEBS to test them")
 
 
+def test_verify_lists_every_skip_and_calls_jitsi_not_installed_expected(visio):
+    """`verify --json` names each skipped check with its reason; without the Jitsi artifact
+    the Jitsi check is a skip the deployment declared (visio_jitsi_required is false)."""
+    lab, _ = visio
+    result = souverain("-C", str(lab.directory), "verify", "--json", timeout=900)
+    summary = json.loads(result.stdout)
+    assert "visio" not in summary["errors"], summary["errors"]
+    [entry] = [r for r in summary["results"] if r["component"] == "visio"]
+    assert entry["result"] == "passed" and entry["failed"] == 0, entry
+    assert len(entry["skips"]) == entry["skipped"]
+    assert all(skip["reason"] for r in summary["results"] for skip in r["skips"]), summary
+    jitsi = [skip for skip in entry["skips"] if "test_jitsi_services_run" in skip["test"]]
+    if JITSI_DEBS:
+        assert jitsi == [], jitsi
+        return
+    [skip] = jitsi
+    assert skip["expected"] is True, skip
+    assert skip["reason"].startswith("expected: Jitsi Meet is not installed: "), skip
+    # The containers' own limits are skips too, listed with why (base: kernel settings).
+    base = [skip for r in summary["results"] if r["component"] == "base" for skip in r["skips"]]
+    assert any("container" in skip["reason"] for skip in base), base
+
+
 def test_prosody_configuration_is_clean_on_the_host(visio):
     lab, _ = visio
     host, _ = visio_host(lab)
@@ -131,7 +162,7 @@ def test_prosody_configuration_is_clean_on_the_host(visio):
 def uclient(lab: RunningLab, host: str, address: str, shared: str, *extra: str):
     command = ["turnutils_uclient", "-y", "-n", "2", "-m", "1", "-l", "100",
                "-W", shared, "-u", "probe", *extra, address]  # fmt: skip
-    return lab.ssh(host, "timeout 30 " + shlex.join(command))
+    return lab.ssh(host, f"timeout {UDP_GUARD_SECONDS} " + shlex.join(command))
 
 
 @pytest.mark.parametrize("transport", [[], ["-t"], ["-t", "-S", "-p", "5349"]],
@@ -156,18 +187,28 @@ def stun_binding(address: str, port: int) -> bytes:
     """One STUN Binding request over UDP (RFC 5389); the answer's message type."""
     transaction = os.urandom(12)
     request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + transaction
+    deadline = time.monotonic() + UDP_GUARD_SECONDS
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(request, (address, port))
-        data, _ = sock.recvfrom(2048)
-    assert data[8:20] == transaction
-    return data[:2]
+        sock.settimeout(1)
+        # UDP may lose a datagram: ask again each second until coturn answers (RFC 5389 lets
+        # a client retransmit with the same transaction id).
+        while True:
+            sock.sendto(request, (address, port))
+            try:
+                data, _ = sock.recvfrom(2048)
+            except TimeoutError:
+                assert time.monotonic() < deadline, f"no STUN answer from {address}:{port}"
+                continue
+            if data[8:20] == transaction:
+                return data[:2]
 
 
-def test_firewall_openings_reach_coturn_from_the_controller(visio):
+def test_firewall_openings_reach_coturn_from_the_controller(visio, tmp_path):
     lab, _ = visio
     _, address = visio_host(lab)
+    started = time.monotonic()
     assert stun_binding(address, 3478) == b"\x01\x01"  # Binding success
+    print(f"visio: STUN binding answered in {time.monotonic() - started:.1f} s")
     with socket.create_connection((address, 3478), timeout=5):
         pass
     context = ssl.create_default_context(cafile=str(lab.directory / "pki" / "ca.crt"))
@@ -175,14 +216,50 @@ def test_firewall_openings_reach_coturn_from_the_controller(visio):
     raw = socket.create_connection((address, 5349), timeout=5)
     with context.wrap_socket(raw) as tls:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    old = old_tls_client()
+    # This client can offer TLS 1.1: a loopback server that accepts it negotiates it...
+    with tls_server(server_context(self_signed(tmp_path / "old.pem"), old=True),
+                    starttls=False) as (port, _):  # fmt: skip
+        assert old_tls_outcome(old, "127.0.0.1", port) == "accepted TLSv1.1"
+    # ...so coturn's answer is coturn's: an alert, a close or a reset, never a session, and
+    # never endless silence (a stalled server is not a refusing one).
+    started = time.monotonic()
+    outcome = old_tls_outcome(old, address, 5349)
+    print(f"visio: TLS 1.1 to coturn: {outcome} ({time.monotonic() - started:.1f} s)")
+    assert outcome.startswith("refused"), outcome
+
+
+def old_tls_client() -> ssl.SSLContext:
+    """A client that offers TLS 1.1 only, at the security level that lets OpenSSL offer it."""
     old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     old.check_hostname = False
     old.verify_mode = ssl.CERT_NONE
-    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
     old.set_ciphers("ALL:@SECLEVEL=0")
-    # Refused: an alert, a reset or no answer at all (coturn drops the hello); never a session.
-    with socket.create_connection((address, 5349), timeout=5) as raw, pytest.raises(OSError):
-        old.wrap_socket(raw)
+    return old
+
+
+def old_tls_outcome(context: ssl.SSLContext, address: str, port: int) -> str:
+    """'accepted <protocol>', 'refused: <how>' when the server turned the hello down, or
+    'no answer' / 'client: <why>' when the outcome says nothing about the server."""
+    with socket.create_connection((address, port), timeout=10) as raw:
+        raw.settimeout(OLD_TLS_ANSWER_SECONDS)
+        try:
+            with context.wrap_socket(raw) as tls:
+                return f"accepted {tls.version()}"
+        except TimeoutError:
+            return "no answer"
+        except ssl.SSLError as error:
+            reason = error.reason or ""
+            if reason.startswith(("TLSV1_ALERT", "SSLV3_ALERT")) or isinstance(
+                error, ssl.SSLEOFError | ssl.SSLZeroReturnError
+            ):
+                return f"refused: {reason or type(error).__name__}"
+            return f"client: {error}"
+        except (ConnectionResetError, BrokenPipeError) as error:
+            return f"refused: {type(error).__name__}"
 
 
 @pytest.mark.parametrize(

@@ -313,3 +313,21 @@ def test_openscap_lists_failures_and_the_mail_hosts_tailoring(
     assert any(
         t.startswith("tailoring: postfix_network_listening_disabled deselected") for t in texts
     )
+
+
+def test_a_missing_sslyze_is_not_checked_with_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The live e2e test always has sslyze (a test dependency): the missing case is here."""
+    import dataclasses
+
+    from souverain.audit import scanners
+
+    absent = dataclasses.replace(scanners.SCANNERS["sslyze"], find=lambda: None)
+    monkeypatch.setitem(scanners.SCANNERS, "sslyze", absent)
+    assert scanners.availability()["sslyze"].startswith("not installed (")
+    assert "pip install 'souverain[scan]'" in scanners.availability()["sslyze"]
+    on_host = object()  # never used: the scanner is looked for before the host is reached
+    [result] = scanners.run_scanner(None, "sslyze", "host1", on_host, {})  # type: ignore[arg-type]
+    assert result.verdict == Verdict.NOT_CHECKED
+    assert "pip install 'souverain[scan]'" in result.summary

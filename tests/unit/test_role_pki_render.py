@@ -49,21 +49,28 @@ def test_tenant_certificates_go_to_proxy_hosts_only(build):
 
 
 def test_keys_are_encrypted_in_the_build(build):
-    for item in pki_files(build, "web"):
-        if item["dest"].endswith(".key"):
-            stored = (build / item["src"]).read_bytes()
-            assert vault.is_encrypted(stored)
-            assert b"PRIVATE KEY" not in stored
+    keys = [item for item in pki_files(build, "web") if item["dest"].endswith(".key")]
+    assert {item["dest"] for item in keys} == {f"{TLS}/host-web.key", f"{TLS}/tenant-acme.key"}
+    for item in keys:
+        stored = (build / item["src"]).read_bytes()
+        assert vault.is_encrypted(stored)
+        assert b"PRIVATE KEY" not in stored
 
 
 def test_certificates_chain_to_the_ca(build):
     ca = x509.load_pem_x509_certificate(
         (build / "hosts/web/files" / TLS[1:] / "ca.crt").read_bytes()
     )
-    for item in pki_files(build, "web"):
-        if item["dest"].endswith(".crt") and item["service"] == "tls":
-            leaf = x509.load_pem_x509_certificates((build / item["src"]).read_bytes())[0]
-            leaf.verify_directly_issued_by(ca)
+    leaves = [
+        item
+        for item in pki_files(build, "web")
+        if item["dest"].endswith(".crt") and item["service"] == "tls"
+    ]
+    # The host's certificate and its tenant's: a filter that matched nothing would prove nothing.
+    assert {item["dest"] for item in leaves} == {f"{TLS}/host-web.crt", f"{TLS}/tenant-acme.crt"}
+    for item in leaves:
+        leaf = x509.load_pem_x509_certificates((build / item["src"]).read_bytes())[0]
+        leaf.verify_directly_issued_by(ca)
 
 
 def test_the_key_decrypts_to_the_certificates_key(build):

@@ -75,14 +75,45 @@ def test_real_run_reports_failure_and_logs_no_secret(deployment: Deployment, tmp
     assert "broken failed" in summary["error"]
 
 
+TAGGED = """---
+- name: Exercise tags
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Run when tagged wanted
+      ansible.builtin.command: "true"
+      changed_when: false
+      tags: [wanted]
+    - name: Run when tagged other
+      ansible.builtin.command: "true"
+      changed_when: false
+      tags: [other]
+    - name: Run untagged
+      ansible.builtin.command: "true"
+      changed_when: false
+"""
+
+
 def test_limit_and_tags_reach_ansible(deployment: Deployment, tmp_path: Path):
+    (tmp_path / "tagged.yml").write_text(TAGGED)
+    tracker = RunTracker(["fine", "broken"])
     outcome = run_playbook(
         deployment,
-        DeployOptions(playbook=tmp_path / "play.yml", limit="fine", mitogen=False),
+        DeployOptions(playbook=tmp_path / "tagged.yml", limit="fine", tags=("wanted",),
+                      mitogen=False),
+        secrets=frozenset(),
+        tracker=tracker,
+    )  # fmt: skip
+    assert outcome.ok, outcome.failure_message()
+    assert set(outcome.tasks_per_host) == {"fine"}  # the limit
+    assert outcome.tasks_per_host == {"fine": 1}  # the tag: one task of three
+    assert tracker.hosts["fine"].counts["ok"] == 1
+    everything = run_playbook(
+        deployment,
+        DeployOptions(playbook=tmp_path / "tagged.yml", limit="fine", mitogen=False),
         secrets=frozenset(),
     )
-    assert outcome.ok, outcome.failure_message()
-    assert set(outcome.tasks_per_host) == {"fine"}
+    assert everything.tasks_per_host == {"fine": 3}  # without tags, the same play runs all three
 
 
 def test_syntax_error_is_reported_without_a_task(deployment: Deployment, tmp_path: Path):

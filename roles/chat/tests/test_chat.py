@@ -40,6 +40,21 @@ def test_each_homeserver_runs_and_answers_on_its_socket(host):
         assert "versions" in json.loads(answer.stdout)
 
 
+def test_synapse_accepts_each_homeserver_configuration(host):
+    """Synapse's own parser reads each deployed configuration, with the release it runs
+    (the controller has no Synapse: this is where its config check runs every time)."""
+    names = tenants(host)
+    if not names:
+        pytest.skip("no tenant's homeserver runs on this host")
+    for name in names:
+        checked = host.run(
+            f"{VENV}/bin/python -m synapse.config --config-path "
+            f"/etc/souverain/chat/{name}/homeserver.yaml"
+        )
+        assert checked.rc == 0, f"{name}: {checked.stdout}{checked.stderr}"
+        assert "Config parses OK!" in checked.stdout, checked.stdout
+
+
 def test_homeservers_run_a_complete_virtualenv_through_the_link(host):
     if not tenants(host):
         pytest.skip("no tenant's homeserver runs on this host")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,7 +12,52 @@ from souverain.cli.common import console, current_deployment, json_option, print
 from souverain.deployment import Deployment
 from souverain.errors import EXIT_FINDINGS
 
-VERDICT_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
+if TYPE_CHECKING:
+    from souverain.verify.junit import HostResult
+    from souverain.verify.run import VerifyOutcome
+
+VERDICT_STYLE = {"passed": "green", "failed": "bold red", "not_checked": "bold yellow"}
+
+
+def _verdict(result: HostResult) -> str:
+    if result.expected:
+        return "[yellow]not checked (expected)[/]"
+    label = result.verdict.replace("_", " ")
+    return f"[{VERDICT_STYLE[result.verdict]}]{label}[/]"
+
+
+def _skip_lines(result: HostResult) -> list[str]:
+    """One line per reason a check of this host was skipped, with the tests it skipped."""
+    tests: dict[tuple[str, bool], list[str]] = {}
+    for skip in result.skips:
+        tests.setdefault((skip.reason, skip.expected), []).append(skip.test)
+    lines = []
+    for (reason, expected), names in tests.items():
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        kind = "SKIPPED (expected)" if expected else "SKIPPED"
+        lines.append(f"{kind} {result.host} | {result.component} | {reason} [{shown}]")
+    return lines
+
+
+def _closing_line(outcome: VerifyOutcome) -> str:
+    def hosts(results: list[HostResult]) -> str:
+        return ", ".join(f"{r.component} on {r.host}" for r in results)
+
+    declared = outcome.expected_not_checked
+    skipped = sum(result.skipped for result in outcome.results)
+    if outcome.ok:
+        line = "[green]all checks that ran passed[/]"
+        if skipped:
+            line += f" ({skipped} skipped, each listed above with its reason)"
+        if declared:
+            line += f"; not checked, as the deployment declares: {hosts(declared)}"
+        return line
+    line = "[bold red]verification failed[/]"
+    if outcome.not_checked:
+        line += f"; nothing was checked for {hosts(outcome.not_checked)}"
+    if outcome.untested:
+        line += f"; no tests for {', '.join(outcome.untested)}"
+    return line
 
 
 def run_verification(
@@ -40,11 +85,12 @@ def run_verification(
         table.add_column(
             column, justify="right" if column in {"passed", "failed", "skipped"} else "left"
         )
-    for result in sorted(outcome.results, key=lambda r: r.host):
+    ordered = sorted(outcome.results, key=lambda r: r.host)
+    for result in ordered:
         table.add_row(
             result.host,
             result.component,
-            f"[{VERDICT_STYLE[result.verdict]}]{result.verdict}[/]",
+            _verdict(result),
             str(result.passed),
             str(result.failed),
             str(result.skipped),
@@ -56,14 +102,18 @@ def run_verification(
                 f"[bold red]FAILED[/] {result.host} | {result.component} | {escape(failure.test)}"
             )
             out.print(f"    {failure.message}", markup=False)
-    for component, why in outcome.not_verified.items():
+    for result in ordered:
+        for line in _skip_lines(result):
+            out.print(line, style="yellow", markup=False, highlight=False)
+    for component, why in outcome.not_deployed.items():
         out.print(f"[yellow]{component}: {why}[/]")
+    for component, why in outcome.untested.items():
+        out.print(f"[bold red]{component}: {why}[/]")
     for component, why in outcome.errors.items():
         out.print(f"[bold red]{component}: tests did not run[/]: {why}")
     if junit is not None:
         out.print(f"JUnit XML: {junit}")
-    verdict = "[green]all checks passed[/]" if outcome.ok else "[bold red]verification failed[/]"
-    out.print(f"{verdict} ({outcome.seconds:.1f} s)")
+    out.print(f"{_closing_line(outcome)} ({outcome.seconds:.1f} s)")
     return summary, status
 
 
@@ -79,7 +129,9 @@ def verify(ctx: click.Context, as_json: bool, junit: Path | None) -> None:
     """Check the deployed hosts: each role's testinfra suite, on the hosts carrying it.
 
     Connects over SSH exactly as Ansible does (the rendered inventory); needs no secret.
-    Exit status 1 when a check fails.
+    Every check that skipped is listed with its reason. Exit status 1 when a check fails, or
+    when a deployed component was not checked at all on a host (every check skipped), unless
+    the deployment declared those skips (they then show as "not checked (expected)").
     """
     deployment = current_deployment(ctx)
     summary, status = run_verification(deployment, junit=junit, as_json=as_json)

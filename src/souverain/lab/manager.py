@@ -26,6 +26,8 @@ BOOT_TIMEOUT = 180.0
 NSPAWN_RUN_DIR = Path("/run/systemd/nspawn/propagate")
 # ip_forward as it was before the first lab turned it on; restored when the last lab goes.
 IP_FORWARD_BEFORE = st.LAB_ROOT / "ip_forward.before"
+ROOT_WORKERS = "souverain-lab-root"  # the threads that copy and personalise host roots
+UNBORN_WORKER_SECONDS = 5.0  # how long a worker whose start() was interrupted may take to show
 
 
 def _quiet(_line: str) -> None:
@@ -69,6 +71,7 @@ def up(request: UpRequest, *, say: Say = _quiet) -> st.LabState:
             _boot(lab, deployment, timeout=request.boot_timeout, say=say)
         except BaseException:
             say("bringing the lab up failed; removing what was created")
+            _wait_for_root_workers()
             with contextlib.suppress(Exception):
                 down(names.name)
             raise
@@ -182,11 +185,41 @@ def _create(
         return ssh.known_hosts_lines(reached_as, public_host_keys)
 
     say(f"preparing {len(lab.hosts)} host root(s) from {base.name}")
-    with ThreadPoolExecutor(max_workers=min(4, len(lab.hosts))) as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(4, len(lab.hosts)), thread_name_prefix=ROOT_WORKERS
+    ) as pool:
         known_hosts = [line for lines in pool.map(prepare_root, lab.hosts) for line in lines]
     deploydir.write_known_hosts(deployment, known_hosts)
     deploydir.write_lab_record(deployment, lab)
     deploydir.write_suite(deployment, lab, extra_ca=extra_ca_file)
+
+
+def _wait_for_root_workers() -> None:
+    """Let every host-root copy still running finish before `down` removes the roots.
+
+    A Ctrl-C can land while the pool is starting a worker, before the pool records it: the
+    pool's shutdown then does not wait for that worker, whose copy went on writing the root
+    after `down` had removed it (seen with `lab up` interrupted as it prepared the roots).
+    A worker whose start() the interrupt cut short is running, or about to, or never will
+    (interrupted before the thread was made): wait a moment for it to show, no longer.
+    """
+    current = threading.current_thread()
+    unborn_deadline = time.monotonic() + UNBORN_WORKER_SECONDS
+    while True:
+        workers = [
+            thread
+            for thread in threading.enumerate()
+            if thread.name.startswith(ROOT_WORKERS) and thread is not current
+        ]
+        waiting = False
+        for thread in workers:
+            try:
+                thread.join()
+            except RuntimeError:  # "cannot join thread before it is started"
+                waiting = time.monotonic() < unborn_deadline
+        if not waiting:
+            return
+        time.sleep(0.05)
 
 
 def _boot(lab: st.LabState, deployment: Deployment, *, timeout: float, say: Say) -> None:

@@ -1,4 +1,10 @@
-"""Reading testinfra's JUnit XML back into results per host, and merging suites into one file."""
+"""Reading testinfra's JUnit XML back into results per host, and merging suites into one file.
+
+A suite that passed nothing on a host did not check it: its verdict is "not_checked", with the
+reasons its tests gave for skipping. A test says its skip is one the deployment declared (Jitsi
+left out on purpose, say) by starting the reason with ``expected:``; a host whose checks all
+skipped that way is "not checked" as expected, which `verify` reports without failing.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 MESSAGE_LIMIT = 500
+EXPECTED_SKIP = "expected:"
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,19 @@ class CaseFailure:
 
     def as_dict(self) -> dict[str, str]:
         return {"test": self.test, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CaseSkip:
+    test: str
+    reason: str
+
+    @property
+    def expected(self) -> bool:
+        return self.reason.startswith(EXPECTED_SKIP)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"test": self.test, "reason": self.reason, "expected": self.expected}
 
 
 @dataclass
@@ -29,6 +49,7 @@ class HostResult:
     failed: int = 0
     skipped: int = 0
     failures: list[CaseFailure] = field(default_factory=list)
+    skips: list[CaseSkip] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -36,9 +57,28 @@ class HostResult:
 
     @property
     def verdict(self) -> str:
+        """failed, passed (something was checked, nothing failed) or not_checked."""
         if self.failed:
             return "failed"
-        return "passed" if self.passed else "skipped"
+        return "passed" if self.passed else "not_checked"
+
+    @property
+    def expected(self) -> bool:
+        """Not checked only for reasons the deployment declared (every skip is expected)."""
+        return (
+            self.verdict == "not_checked"
+            and bool(self.skips)
+            and all(skip.expected for skip in self.skips)
+        )
+
+    @property
+    def why_not_checked(self) -> str:
+        if self.verdict != "not_checked":
+            return ""
+        if not self.skips:
+            return "no test ran on this host"
+        reasons = dict.fromkeys(skip.reason for skip in self.skips)
+        return "; ".join(reasons)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,7 +88,9 @@ class HostResult:
             "passed": self.passed,
             "failed": self.failed,
             "skipped": self.skipped,
+            "expected": self.expected,
             "failures": [failure.as_dict() for failure in self.failures],
+            "skips": [skip.as_dict() for skip in self.skips],
         }
 
 
@@ -85,12 +127,14 @@ def results_from_junit(path: Path, component: str, hosts: list[str]) -> dict[str
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
+        skipped = case.find("skipped")
         for result in targets:
             if problem is not None:
                 result.failed += 1
                 result.failures.append(CaseFailure(name, _message(problem)))
-            elif case.find("skipped") is not None:
+            elif skipped is not None:
                 result.skipped += 1
+                result.skips.append(CaseSkip(name, _message(skipped) or "no reason given"))
             else:
                 result.passed += 1
     return results

@@ -5,6 +5,11 @@ group, over testinfra's ssh backend (see ``souverain.hostaccess``); JUnit XML br
 results back per host. Tests can read the host's rendered variables: ``$SOUVERAIN_INVENTORY``
 points to the inventory (``host_vars/<host>/souverain.json`` is plain JSON; secrets are not
 needed).
+
+Nothing checked is never green: a component that passed no check on a host is "not checked",
+with the reasons its tests skipped, and fails the verification, unless every one of those
+skips is one the deployment declared (the test's reason starts with ``expected:``, see
+``junit``). A deployed component whose role has no tests fails it too.
 """
 
 from __future__ import annotations
@@ -40,45 +45,75 @@ class RoleSuite:
     hosts: list[str]
 
 
-def role_suites(
-    groups: dict[str, list[str]], roles_dir: Path = ROLES_DIR
-) -> tuple[list[RoleSuite], dict[str, str]]:
-    """The suites to run, in deploy order, and the components that have none (with why)."""
-    suites: list[RoleSuite] = []
-    missing: dict[str, str] = {}
+@dataclass
+class Plan:
+    """What to run, in deploy order, and the placed components no suite checks (with why)."""
+
+    suites: list[RoleSuite] = field(default_factory=list)
+    not_deployed: dict[str, str] = field(default_factory=dict)  # placed, but no role
+    untested: dict[str, str] = field(default_factory=dict)  # deployed, but no tests
+
+
+def role_suites(groups: dict[str, list[str]], roles_dir: Path = ROLES_DIR) -> Plan:
+    plan = Plan()
     for component in load_catalog(roles_dir):
         hosts = groups.get(component.name) or []
         if not hosts:
             continue
         if not component.deployable:
-            missing[component.name] = "not deployed: no role"
+            plan.not_deployed[component.name] = "not deployed: no role"
             continue
         files = component.test_files
         if not files:
-            missing[component.name] = "no testinfra tests in the role"
+            plan.untested[component.name] = "deployed, but its role has no testinfra tests"
             continue
-        suites.append(RoleSuite(component.name, files, hosts))
-    return suites, missing
+        plan.suites.append(RoleSuite(component.name, files, hosts))
+    return plan
 
 
 @dataclass
 class VerifyOutcome:
     results: list[HostResult]
-    not_verified: dict[str, str]
+    not_deployed: dict[str, str] = field(default_factory=dict)
+    untested: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     junit: Path | None = None
     errors: dict[str, str] = field(default_factory=dict)  # component -> why pytest broke
 
     @property
+    def not_checked(self) -> list[HostResult]:
+        """Components that passed no check on a host, for reasons the deployment did not declare."""
+        return [r for r in self.results if r.verdict == "not_checked" and not r.expected]
+
+    @property
+    def expected_not_checked(self) -> list[HostResult]:
+        return [r for r in self.results if r.expected]
+
+    @property
     def ok(self) -> bool:
-        return not self.errors and all(result.failed == 0 for result in self.results)
+        return (
+            not self.errors
+            and not self.untested
+            and not self.not_checked
+            and all(result.failed == 0 for result in self.results)
+        )
 
     def summary(self) -> dict[str, Any]:
+        def entry(result: HostResult) -> dict[str, str]:
+            return {
+                "host": result.host,
+                "component": result.component,
+                "reason": result.why_not_checked,
+            }
+
         return {
             "ok": self.ok,
             "seconds": round(self.seconds, 2),
             "results": [result.as_dict() for result in self.results],
-            "not_verified": self.not_verified,
+            "not_checked": [entry(result) for result in self.not_checked],
+            "expected_not_checked": [entry(result) for result in self.expected_not_checked],
+            "not_verified": {**self.not_deployed, **self.untested},
+            "untested": self.untested,
             "errors": self.errors,
             "junit": str(self.junit) if self.junit else None,
         }
@@ -151,8 +186,9 @@ def run_verify(
     started = time.monotonic()
     build = BuildDir(deployment.build_dir)
     inventory = verify_inventory(build)
-    suites, missing = role_suites(inventory.groups)
-    outcome = VerifyOutcome([], missing, junit=junit)
+    plan = role_suites(inventory.groups)
+    suites = plan.suites
+    outcome = VerifyOutcome([], plan.not_deployed, plan.untested, junit=junit)
     env = {
         **os.environ,
         "PYTHONDONTWRITEBYTECODE": "1",
