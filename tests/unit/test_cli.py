@@ -96,3 +96,25 @@ def test_console_script_runs(tmp_path: Path):
     )
     assert result.returncode == 0
     assert "souverain" in result.stdout
+
+
+def test_info_written_to_a_pipe_keeps_every_url_whole(tmp_path, souverain, monkeypatch):
+    """Piped or redirected, `info` prints each URL whole, never cut to 80 columns."""
+    from souverain.scaffold import init_deployment
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    target = tmp_path / "suite"
+    init_deployment(target, domain="communaute-de-communes.departement.example.org", name="cc")
+    listed = json.loads(souverain("-C", str(target), "info", "--json").out)
+    urls = [
+        value
+        for tenant in listed["tenants"]
+        for service in tenant["services"]
+        for value in service.values()
+        if isinstance(value, str) and value.startswith("https://")
+    ]
+    assert any(len(url) > 80 for url in urls)
+    result = souverain("-C", str(target), "info")
+    assert result.code == 0, result.err
+    for url in urls:
+        assert url in result.out

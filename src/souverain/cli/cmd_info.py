@@ -69,8 +69,11 @@ def info(ctx: click.Context, as_json: bool) -> None:
     out.print(hosts)
     for tenant in payload["tenants"]:
         table = Table(title=f"Tenant {tenant['id']} ({tenant['name']})", title_justify="left")
-        for column in ("component", "service", "endpoint", "host"):
-            table.add_column(column)
+        table.add_column("component")
+        table.add_column("service")
+        # On a narrow terminal a URL folds onto the next line rather than losing its end.
+        table.add_column("endpoint", overflow="fold")
+        table.add_column("host")
         for service, endpoint in zip(tenant["services"], services_of[tenant["id"]], strict=True):
             table.add_row(
                 service["component"],

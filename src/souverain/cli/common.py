@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +29,15 @@ def print_json(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False))
 
 
+# Output to a file or a pipe is read whole, copied or searched: no table cell there is cut to
+# fit the 80 columns rich assumes when it cannot ask a terminal (URLs lost their ends).
+PIPED_WIDTH = 512
+
+
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPED_WIDTH
+    return out
