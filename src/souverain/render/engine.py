@@ -93,6 +93,8 @@ class RenderedFile:
             "service": self.service,
             "tenant": self.tenant,
             "sha256": self.sha256,
+            # Only when set, so the host variables of files without secrets stay as they were.
+            **({"secret": True} if self.secret else {}),
         }
 
 
