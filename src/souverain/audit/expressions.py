@@ -1,8 +1,11 @@
 """Model expressions of the rules: Jinja expressions in a sandbox, never Python's eval.
 
 Undefined names are errors (StrictUndefined). Besides Jinja's own filters and tests, rules
-can use: the test `search` (regex anywhere) and the filter `third_party` (the items naming a
-host under one of the given domains).
+can use: the test `search` (regex anywhere), the filter `third_party` (the items naming a
+host under one of the given domains), and the address-space and endpoint filters of
+souverain.audit.reach: `exposure` (what a list of networks lets in from the internet),
+`calls_out` (the endpoints outside the suite), `external_endpoints` (every endpoint the
+model names) and `foreign_endpoints` (those not declared under an EU/EEA jurisdiction).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from souverain.audit import reach
 from souverain.errors import UsageError
 
 
@@ -32,11 +36,19 @@ def _third_party(values: Iterable[Any], domains: Iterable[str]) -> list[str]:
     return [str(value) for value in values if _under(str(value), listed)]
 
 
+def _external_endpoints(suite: Any) -> list[str]:
+    return [f"{where} = {endpoint}" for where, endpoint in reach.named_endpoints(suite)]
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
     env.tests["search"] = _search
     env.filters["third_party"] = _third_party
+    env.filters["exposure"] = reach.exposure
+    env.filters["calls_out"] = reach.calls_out
+    env.filters["foreign_endpoints"] = reach.foreign_endpoints
+    env.filters["external_endpoints"] = _external_endpoints
     return env
 
 
