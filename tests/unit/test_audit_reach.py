@@ -118,6 +118,17 @@ def test_endpoints_are_judged_by_declared_jurisdiction() -> None:
     assert "bl.unknown-rbl.net: external, no declared jurisdiction" in problems[1]
 
 
+def test_endpoints_can_be_judged_by_setting() -> None:
+    suite = _suite(
+        mail={"spam": {"dns_blocklists": ["bl.unknown-rbl.net"]}},
+        backup={"enabled": True, "repository": "ssh://borg@backup.abroad.example.com/./suite"},
+    )
+    [problem] = reach.foreign_endpoints(suite, KNOWN, EU, ["components.backup"])
+    assert problem.startswith("components.backup.repository = ssh://borg@backup.abroad")
+
+
 def test_endpoints_of_disabled_components_do_not_count() -> None:
     suite = _suite(mail={"enabled": False, "spam": {"dns_blocklists": ["zen.spamhaus.org"]}})
-    assert reach.named_endpoints(suite) == []
+    assert reach.named_endpoints(suite) == [
+        ("components.base.ntp_servers[0]", "ntp.acme.example.org")
+    ]

@@ -169,11 +169,15 @@ def calls_out(endpoints: Iterable[Any], suite: Any) -> list[str]:
 def named_endpoints(suite: Any) -> list[tuple[str, str]]:
     """Every endpoint outside the hosts that suite.yml can name, with where it is set.
 
-    Only what is in use counts: the ACME directory in ACME mode, the mail settings when mail
-    is enabled, the backup repository when backups are, a mirror of an enabled component.
+    Only what is in use counts: the time servers, the ACME directory in ACME mode, the mail
+    settings when mail is enabled, the backup repository when backups are, a mirror of an
+    enabled component.
     """
     components = suite.components
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = [
+        (f"components.base.ntp_servers[{index}]", server)
+        for index, server in enumerate(components.base.ntp_servers)
+    ]
     pki = components.pki
     if pki.mode == "acme" and pki.acme is not None:
         found.append(("components.pki.acme.directory_url", str(pki.acme.directory_url)))
@@ -204,12 +208,22 @@ def jurisdiction(endpoint: str, known: Mapping[str, str]) -> str | None:
     return None
 
 
-def foreign_endpoints(suite: Any, known: Mapping[str, str], eu_eea: Iterable[str]) -> list[str]:
-    """The external endpoints not declared under EU/EEA jurisdiction, as evidence."""
+def foreign_endpoints(
+    suite: Any,
+    known: Mapping[str, str],
+    eu_eea: Iterable[str],
+    within: Iterable[str] | None = None,
+) -> list[str]:
+    """The external endpoints not declared under EU/EEA jurisdiction, as evidence.
+
+    ``within``: only the endpoints set under these settings (prefixes such as
+    ``components.backup``); all of them when absent.
+    """
     allowed = set(eu_eea)
+    prefixes = tuple(within) if within is not None else ("",)
     problems = []
     for where, endpoint in named_endpoints(suite):
-        if is_internal(endpoint, suite):
+        if not where.startswith(prefixes) or is_internal(endpoint, suite):
             continue
         country = jurisdiction(endpoint, known)
         if country is None:
