@@ -56,6 +56,30 @@ def test_weakened_suite_is_flagged(
     assert verdicts[rule] == "fail"
 
 
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"components": {"base": {"admin_networks": ["0.0.0.0/1", "128.0.0.0/1"]}}}, "SSH-04"),
+        ({"components": {"base": {"admin_networks": ["2000::/3"]}}}, "SSH-04"),
+        ({"components": {"base": {"unattended_security_upgrades": False}}}, "OS-02"),
+        ({"components": {"backup": {"enabled": True,
+                                    "repository": "ssh://borg@backup.abroad.example.net/./s"}}},
+         "LOC-05"),
+    ],
+)  # fmt: skip
+def test_high_weakenings_fail_the_default_audit(
+    souverain, deployment_dir: Path, change: dict, rule: str
+) -> None:
+    # Admin access from the internet, security updates off, backups abroad: high, so the
+    # default `--fail-on high` exits 1 on them.
+    _edit_suite(deployment_dir, change)
+    result = souverain("-C", str(deployment_dir), "audit", "--format", "json")
+    assert result.code == 1, result.out + result.err
+    findings = {f["id"]: f for f in json.loads(result.out)["findings"]}
+    assert findings[rule]["verdict"] == "fail"
+    assert findings[rule]["severity"] == "high"
+
+
 def test_weakened_build_is_flagged_with_no_render(souverain, deployment_dir: Path) -> None:
     assert souverain("-C", str(deployment_dir), "render").code == 0
     build = (deployment_dir / "build").resolve()

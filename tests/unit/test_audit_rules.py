@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,12 @@ def test_rule_case(
         failing = [e for r in finding.results for e in r.evidence if e.ok is False]
         assert failing, f"{rule_id}: a failure must carry evidence"
         assert all(e.where for e in failing)
+
+
+def test_readme_lists_exactly_the_high_rules() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### What high, medium and low mean", 1)[1].split("\n- **medium", 1)[0]
+    listed = re.search(r"High rules: ([^.]*)\.", section.replace("\n", " "))
+    assert listed, "README: the high section names its rules after 'High rules:'"
+    named = {item.strip() for item in listed.group(1).split(",")}
+    assert named == {rule.id for rule in rules().rules if rule.severity == "high"}
