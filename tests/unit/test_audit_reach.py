@@ -91,7 +91,15 @@ def test_host_of(endpoint: str, host: str) -> None:
 def test_what_calls_out() -> None:
     suite = _suite()
     inside = ["ntp.acme.example.org", "10.1.2.3", "fd00::123", "ntp.internal", "srv1", "192.0.2.10"]
-    outside = ["162.159.200.1", "2606:4700:f1::1", "ntp.unknown-time.net", "example.org"]
+    outside = [
+        "162.159.200.1",
+        "::ffff:162.159.200.1",
+        "[64:ff9b::a29f:c801]:123",
+        "2606:4700:f1::1",
+        "ntp.unknown-time.net",
+        "example.org",
+        "acme.example.org.evil.net",
+    ]
     assert reach.calls_out([*inside, *outside], suite) == outside
 
 

@@ -133,10 +133,14 @@ def host_of(endpoint: str) -> str:
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names, if it is one; ::ffff:a.b.c.d is the IPv4 a.b.c.d it reaches."""
     try:
-        return ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _under(host: str, domains: Iterable[str]) -> str | None:
@@ -152,7 +156,7 @@ def is_internal(endpoint: str, suite: Any) -> bool:
     host = host_of(endpoint)
     address = _address(host)
     if address is not None:
-        own = {str(ipaddress.ip_address(h.address)) for h in suite.hosts}
+        own = {str(_address(h.address)) for h in suite.hosts}
         network = ipaddress.ip_network(address)
         return str(address) in own or public_size(network) == 0
     if host in {h.name for h in suite.hosts}:
