@@ -4,8 +4,9 @@ Undefined names are errors (StrictUndefined). Besides Jinja's own filters and te
 can use: the test `search` (regex anywhere), the filter `third_party` (the items naming a
 host under one of the given domains), and the address-space and endpoint filters of
 souverain.audit.reach: `exposure` (what a list of networks lets in from the internet),
-`calls_out` (the endpoints outside the suite), `external_endpoints` (every endpoint the
-model names) and `foreign_endpoints` (those not declared under an EU/EEA jurisdiction).
+`calls_out` (the endpoints outside the suite), `named_endpoints` (every endpoint the
+model names, internal or not) and `foreign_endpoints` (those not declared under an EU/EEA
+jurisdiction).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _third_party(values: Iterable[Any], domains: Iterable[str]) -> list[str]:
     return [str(value) for value in values if _under(str(value), listed)]
 
 
-def _external_endpoints(suite: Any) -> list[str]:
+def _named_endpoints(suite: Any) -> list[str]:
     return [f"{where} = {endpoint}" for where, endpoint in reach.named_endpoints(suite)]
 
 
@@ -48,7 +49,7 @@ def environment() -> jinja2.Environment:
     env.filters["exposure"] = reach.exposure
     env.filters["calls_out"] = reach.calls_out
     env.filters["foreign_endpoints"] = reach.foreign_endpoints
-    env.filters["external_endpoints"] = _external_endpoints
+    env.filters["named_endpoints"] = _named_endpoints
     return env
 
 

@@ -15,6 +15,9 @@ an existing probe needs no code. Probes:
   as sslyze's results are: TLS 1.0 and 1.1 refused, TLS 1.2 accepted with a forward-secret
   AEAD suite, the certificate verified against the suite's CA for every name clients ask for
   (args: min_days_left).
+- ``time_sources``: `chronyc -n sources` on the host; every source chrony really uses (by
+  address, so servers pushed by DHCP or read from a sources directory count too) must stay
+  inside the suite (:func:`souverain.audit.reach.is_internal`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from souverain.audit.command_output import judge_output
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.expect import Judged
 from souverain.audit.findings import CheckResult, Evidence, Verdict
+from souverain.audit.reach import is_internal
 from souverain.audit.rules import LiveCheck, Rule
 from souverain.audit.suiteca import suite_ca
 from souverain.audit.tlsjudge import (
@@ -310,8 +314,35 @@ def listening_sockets(
     return [fold("live", host, judged, f"sockets listening on {host}")]
 
 
+# chronyc -n sources: "^* 10.0.0.1   2   6   377    12   +15us[ +20us] +/-  1ms"
+_CHRONY_SOURCE = re.compile(r"^([\^=#])([*+\-?x~ ])\s*(\S+)")
+
+
+def time_sources(
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
+) -> list[CheckResult]:
+    command = "chronyc -n sources"
+    result = runner.run(command)
+    if result.exit_status != 0:
+        return [judge_output(ctx, check, host, command, result)]
+    judged = []
+    where = f"{host}$ {command}"
+    for line in result.stdout.splitlines():
+        match = _CHRONY_SOURCE.match(line.strip())
+        if not match or match.group(1) == "#":  # a reference clock on the host itself
+            continue
+        source = match.group(3)
+        ok = is_internal(source, ctx.suite)
+        text = source + ("" if ok else "  (outside the suite: calls out)")
+        judged.append(Judged((Evidence(text, where, None, ok),), ok, f"{source} calls out"))
+    if not judged:
+        judged.append(Judged((Evidence("no time source", where, None, False),), False, "none"))
+    return [fold("live", host, judged, f"time sources of {host}")]
+
+
 PROBES: dict[str, Probe] = {
     "tls_handshake": tls_handshake,
     "listening_sockets": listening_sockets,
     "tls_endpoints": tls_endpoints,
+    "time_sources": time_sources,
 }
