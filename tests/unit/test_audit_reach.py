@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from souverain.audit import reach
+from souverain.audit.probes import _set_elements
 from souverain.model.loader import parse_suite
 from souverain.model.suite import Suite
 from tests.unit.test_model import MINIMAL
@@ -140,3 +141,17 @@ def test_endpoints_of_disabled_components_do_not_count() -> None:
     assert reach.named_endpoints(suite) == [
         ("components.base.ntp_servers[0]", "ntp.acme.example.org")
     ]
+
+
+# `nft -j list set` of a set whose elements carry comments (nftables 1.0.6).
+COMMENTED_SET = (
+    '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", '
+    '"json_schema_version": 1}}, {"set": {"family": "inet", "name": "admin_v4", '
+    '"table": "souverain", "type": "ipv4_addr", "handle": 1, "flags": ["interval"], '
+    '"elem": [{"elem": {"val": {"prefix": {"addr": "10.0.0.0", "len": 8}}, '
+    '"comment": "office"}}, {"elem": {"val": "100.0.0.7", "comment": "bastion"}}]}}]}'
+)
+
+
+def test_firewall_set_elements_with_comments() -> None:
+    assert _set_elements(COMMENTED_SET) == ["10.0.0.0/8", "100.0.0.7"]

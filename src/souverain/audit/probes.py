@@ -18,6 +18,10 @@ an existing probe needs no code. Probes:
 - ``time_sources``: `chronyc -n sources` on the host; every source chrony really uses (by
   address, so servers pushed by DHCP or read from a sources directory count too) must stay
   inside the suite (:func:`souverain.audit.reach.is_internal`).
+- ``admin_networks``: the host firewall's administration sets (`nft -j list set inet souverain
+  admin_v4`, `admin_v6`), judged as the model's networks are: the public space all elements
+  cover together must stay within constants.admin_public_max_prefix
+  (:func:`souverain.audit.reach.exposure`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from souverain.audit.command_output import judge_output
 from souverain.audit.context import AuditContext, HostRunner
 from souverain.audit.expect import Judged
 from souverain.audit.findings import CheckResult, Evidence, Verdict
-from souverain.audit.reach import is_internal
+from souverain.audit.reach import exposure, is_internal
 from souverain.audit.rules import LiveCheck, Rule
 from souverain.audit.suiteca import suite_ca
 from souverain.audit.tlsjudge import (
@@ -340,9 +344,51 @@ def time_sources(
     return [fold("live", host, judged, f"time sources of {host}")]
 
 
+def _set_elements(payload: str) -> list[str]:
+    """The networks of an nftables set, from `nft -j list set` (prefixes, addresses, ranges)."""
+    networks: list[str] = []
+    for item in json.loads(payload).get("nftables", []):
+        for element in (item.get("set") or {}).get("elem", []) or []:
+            if isinstance(element, dict) and "elem" in element:  # with a timeout or comment
+                element = element["elem"]["val"]
+            if isinstance(element, str):
+                networks.append(element)
+            elif "prefix" in element:
+                networks.append(f"{element['prefix']['addr']}/{element['prefix']['len']}")
+            elif "range" in element:
+                first, last = (ipaddress.ip_address(a) for a in element["range"])
+                networks += [str(n) for n in ipaddress.summarize_address_range(first, last)]
+    return networks
+
+
+def admin_networks(
+    ctx: AuditContext, rule: Rule, check: LiveCheck, host: str, runner: HostRunner
+) -> list[CheckResult]:
+    limits = ctx.rules.constants.get("admin_public_max_prefix", {"ipv4": 32, "ipv6": 128})
+    networks: list[str] = []
+    where = ""
+    for name in ("admin_v4", "admin_v6"):
+        command = f"nft -j list set inet souverain {name}"
+        result = runner.run(command)
+        if result.exit_status != 0:
+            return [judge_output(ctx, check, host, command, result)]
+        try:
+            networks += _set_elements(result.stdout)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            reason = f"{command}: unreadable output ({error})"
+            return [CheckResult("live", Verdict.NOT_CHECKED, reason, host)]
+        where = f"{host}$ nft -j list set inet souverain admin_v4|admin_v6"
+    problems = exposure(networks, limits)
+    shown = Evidence(f"admin sets: {', '.join(networks) or 'empty'}", where, None, not problems)
+    judged = [Judged((shown,), not problems, "; ".join(problems) or "restricted")]
+    judged += [Judged((Evidence(p, where, None, False),), False, p) for p in problems]
+    return [fold("live", host, judged, f"administration sets of {host}")]
+
+
 PROBES: dict[str, Probe] = {
     "tls_handshake": tls_handshake,
     "listening_sockets": listening_sockets,
     "tls_endpoints": tls_endpoints,
     "time_sources": time_sources,
+    "admin_networks": admin_networks,
 }
