@@ -122,7 +122,11 @@ def _from_pydantic(item: Any, loc: Loc, source: SourceMap) -> Problem:
         return Problem(
             f"unknown setting '{loc[-1]}'", source.file, line, column, format_path(loc), hint
         )
-    if "input" in item and kind not in ("model_type", "dict_type", "list_type"):
+    if (
+        "input" in item
+        and kind not in ("model_type", "dict_type", "list_type")
+        and "(got " not in message
+    ):
         shown = repr(item["input"])
         if len(shown) <= 60 and not isinstance(item["input"], dict | list):
             message = f"{message} (got {shown})"

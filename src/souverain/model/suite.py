@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, HttpUrl, model_validator
 
 from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
+from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
     EVERYWHERE,
     PLACEABLE,
@@ -103,8 +104,22 @@ class Host(Strict):
 
 
 class Quotas(Strict):
-    mail_mb: int = Field(default=2048, ge=10)
-    drive_gb: int = Field(default=10, ge=1)
+    mail_mb: Annotated[
+        int,
+        within(
+            10,
+            10 * MIB_PER_TIB,
+            "Dovecot's mailbox quota, in MB: 10 MB up to 10 TiB, more than any mail disk holds",
+        ),
+    ] = 2048
+    drive_gb: Annotated[
+        int,
+        within(
+            1,
+            GIB_PER_PIB,
+            "Nextcloud's quota, in GB: 1 GB up to 1 PiB, more than any drive storage holds",
+        ),
+    ] = 10
 
 
 class Tenant(Strict):
