@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, HttpUrl, model_validator
 
+from souverain.model import limits
 from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
 from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
@@ -19,6 +20,7 @@ from souverain.model.components import (
     Components,
     TenantComponentName,
 )
+from souverain.model.limits import at_most
 
 # ISO 3166-1 alpha-2 codes of the EU/EEA member states (SecNumCloud 19.2 data location).
 EU_EEA_COUNTRIES = frozenset(
@@ -96,7 +98,7 @@ class Host(Strict):
     address: IPAddress
     ssh_user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     ssh_port: Port | None = None
-    components: list[ComponentName] | None = Field(
+    components: Annotated[list[ComponentName], at_most(limits.HOST_COMPONENTS)] | None = Field(
         default=None,
         description="What this host carries (base and pki go everywhere). "
         "Omitted on a single host: everything enabled.",
@@ -128,9 +130,11 @@ class Tenant(Strict):
     id: Identifier
     name: str = Field(min_length=1, max_length=128)
     domain: DomainName
-    extra_domains: list[DomainName] = Field(default_factory=list)
-    components: list[TenantComponentName] | None = Field(
-        default=None, description="Omitted: every component enabled suite-wide."
+    extra_domains: Annotated[list[DomainName], at_most(limits.EXTRA_DOMAINS)] = Field(
+        default_factory=list
+    )
+    components: Annotated[list[TenantComponentName], at_most(limits.TENANT_COMPONENTS)] | None = (
+        Field(default=None, description="Omitted: every component enabled suite-wide.")
     )
     quotas: Quotas = Field(default_factory=Quotas)
 
@@ -182,8 +186,8 @@ class Suite(Strict):
     name: Identifier
     hosting: Hosting
     connection: Connection = Field(default_factory=Connection)
-    hosts: list[Host] = Field(min_length=1)
-    tenants: list[Tenant] = Field(min_length=1)
+    hosts: Annotated[list[Host], at_most(limits.HOSTS)] = Field(min_length=1)
+    tenants: Annotated[list[Tenant], at_most(limits.TENANTS)] = Field(min_length=1)
     components: Components
     trust: Trust = Field(default_factory=Trust)
     artifacts: Artifacts = Field(default_factory=Artifacts)
@@ -304,6 +308,8 @@ class Suite(Strict):
                             f"suite-wide (components.{component}.enabled is false)",
                         )
                     )
+        if len(domains) > limits.DOMAINS.most:
+            problems.append((("tenants",), limits.DOMAINS.message(f"found {len(domains):,}")))
         return problems
 
     def _dependency_problems(self) -> list[tuple[Loc, str]]:
