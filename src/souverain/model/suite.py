@@ -202,6 +202,11 @@ class Suite(Strict):
             *self._tenant_problems(),
             *self._dependency_problems(),
         ]
+        if not problems:
+            # Names and ports come from the placement and settings checked above.
+            from souverain.model.collisions import name_collisions, port_collisions
+
+            problems = [*name_collisions(self), *port_collisions(self)]
         if problems:
             raise InconsistentSuite(problems)
         return self
