@@ -171,3 +171,20 @@ def test_a_list_reached_through_an_alias_is_counted_by_the_model():
     found = [p for p in problems(text) if p.path == "tenants"]
     assert "at most 2,000 tenants per suite (found 2,001)" in found[0].message
     assert found[0].line == 1  # an alias has no node of its own: the anchored list
+
+
+def test_a_mapping_of_200000_keys_is_refused_after_reading_a_thousand():
+    text = MINIMAL + "".join(f"key{i}: {i}\n" for i in range(200_000))
+    start = time.perf_counter()
+    found = problems(text)
+    assert time.perf_counter() - start < 2
+    assert found[0].line == 9 + 1000 - 5  # MINIMAL has 5 keys; this is the 1,001st
+    assert "at most 1,000 keys in any mapping" in found[0].message
+
+
+def test_any_list_is_capped():
+    servers = ", ".join(f"ntp{i}.example.org" for i in range(10_001))
+    found = problems(MINIMAL.replace("[ntp.acme.example.org]", f"[{servers}]"))
+    assert found[0].path == "components.base.ntp_servers[10000]"
+    assert found[0].line == 8
+    assert "at most 10,000 items in any list" in found[0].message

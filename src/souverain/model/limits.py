@@ -53,6 +53,11 @@ LIST_ITEMS = CountLimit(
     "items in any list of suite.yml",
     "no setting needs more; a longer list is a mistake or an attack",
 )
+MAPPING_KEYS = CountLimit(
+    1000,
+    "keys in any mapping of suite.yml",
+    "none of its mappings has more than a few dozen settings",
+)
 
 # Where each limit applies in suite.yml; "*" stands for any position in a list.
 SEQUENCE_LIMITS: dict[tuple[str, ...], CountLimit] = {

@@ -30,7 +30,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from souverain.errors import ConfigError, Problem
-from souverain.model.limits import LIST_ITEMS, CountLimit
+from souverain.model.limits import LIST_ITEMS, MAPPING_KEYS, CountLimit
 
 # libyaml's parser when PyYAML was built with it (Debian's and PyPI's wheels are): several
 # times faster on large suites than a pure-Python parser.
@@ -341,6 +341,14 @@ class _LengthScan:
         parent.count += 1
         if parent.is_mapping:
             if parent.count % 2 == 1:  # a key
+                keys = parent.count // 2 + 1
+                if keys > MAPPING_KEYS.most:
+                    raise _Refused(
+                        MAPPING_KEYS.message(f"this is key {keys:,} of {format_path(parent.path)}"),
+                        None,
+                        path=parent.path,
+                        mark=event.start_mark,
+                    )
                 is_name = isinstance(event, ScalarEvent) and not isinstance(event, AliasEvent)
                 parent.key = event.value if is_name else None
                 return parent.path
