@@ -4,6 +4,7 @@ no traceback, and nothing written."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -119,3 +120,62 @@ def test_wrong_values_at_known_keys(tmp_path: Path, capsys, key, value):
     _check(tmp_path, text)
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
+
+
+# Bytes that are never text of a suite: NUL, other control characters, and bytes that are not
+# UTF-8 (a lone continuation byte, a truncated sequence, an encoded surrogate, Latin-1 "é").
+bad_bytes = st.sampled_from(
+    [b"\x00", b"\x01", b"\x1b", b"\x7f", b"\xff", b"\x80", b"\xc3", b"\xed\xa0\x80", b"\xe9"]
+)
+LOCATED = re.compile(r"suite\.yml:\d+:\d+")
+
+
+def _check_refused_and_located(tmp: Path, capsys, raw: bytes) -> str:
+    for entry in tmp.iterdir():
+        if entry.is_file():
+            entry.unlink()
+    (tmp / "suite.yml").write_bytes(raw)
+    before = sorted(os.listdir(tmp))
+    code = run_cli(cli, ["-C", str(tmp), "validate"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert sorted(os.listdir(tmp)) == before
+    assert "Traceback" not in captured.err + captured.out
+    assert LOCATED.search(captured.err), captured.err
+    return captured.err
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(position=st.integers(min_value=0), fragment=bad_bytes)
+def test_bad_bytes_are_refused_with_their_line_and_column(
+    tmp_path: Path, capsys, position, fragment
+):
+    raw = MINIMAL.encode("utf-8")
+    index = position % (len(raw) + 1)
+    err = _check_refused_and_located(tmp_path, capsys, raw[:index] + fragment + raw[index:])
+    assert "position" not in err  # no "position 1038 in <unicode string>"
+    line = raw[:index].count(b"\n") + 1
+    assert f"suite.yml:{line}:" in err
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    digits=st.integers(min_value=9, max_value=6000),
+    where=st.sampled_from(
+        [
+            ("domain: acme.example.org}", "domain: acme.example.org, quotas: {{drive_gb: {}}}}}"),
+            ("[ntp.acme.example.org]", "[ntp.acme.example.org, {}]"),
+            ("address: 192.0.2.10}", "address: 192.0.2.10, ssh_port: {}}}"),
+            ("components:\n", "components:\n  backup: {{retention: {{daily: {}}}}}\n"),
+        ]
+    ),
+)
+def test_huge_integers_are_refused_where_they_stand(tmp_path: Path, capsys, digits, where):
+    old, new = where
+    text = MINIMAL.replace(old, new.format("9" * digits))
+    err = _check_refused_and_located(tmp_path, capsys, text.encode("utf-8"))
+    assert "set_int_max_str_digits" not in err

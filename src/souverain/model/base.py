@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated
 
+import idna
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -19,11 +21,83 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+# Scripts that one label may mix (as browsers allow: Japanese, Chinese and Korean writing mixes
+# Han with its own scripts and Latin). Any other mix, such as a Cyrillic "а" in a Latin word,
+# is how a look-alike of another name is made.
+_SCRIPT_MIXES = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+_COMMON_PREFIXES = ("MODIFIER", "COMBINING", "DIGIT")
+
+
+def _scripts(label: str) -> set[str]:
+    """The scripts of the letters of a label, from their Unicode names (LATIN, CYRILLIC…)."""
+    found: set[str] = set()
+    for character in label:
+        if not unicodedata.category(character).startswith("L"):
+            continue
+        word = unicodedata.name(character, "").split(" ")[0]
+        if word.startswith(_COMMON_PREFIXES) or not word:
+            continue
+        found.add("KATAKANA" if word == "KATAKANA-HIRAGANA" else word)
+    return found
+
+
+def _mixes_scripts(label: str) -> bool:
+    scripts = _scripts(label)
+    return len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES)
+
+
+def _a_label(label: str, name: str) -> str:
+    """The label in the form DNS carries (punycode for non-ASCII), or a ValueError."""
+    try:
+        if label.startswith("xn--"):
+            unicode_label = idna.ulabel(label)
+            if idna.alabel(unicode_label).decode("ascii") != label:
+                raise idna.IDNAError("not the canonical A-label of its Unicode form")
+        elif label.isascii():
+            return label
+        else:
+            unicode_label = label
+            label = idna.alabel(label).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError) as error:
+        raise ValueError(
+            f"{label!r} in {name} is not a valid internationalised label (IDNA 2008): {error}"
+        ) from None
+    if _mixes_scripts(unicode_label):
+        scripts = ", ".join(sorted(_scripts(unicode_label)))
+        raise ValueError(
+            f"{unicode_label!r} in {name} mixes scripts ({scripts}), the way look-alikes of "
+            "other names are made; write each label in one script"
+        )
+    return label
+
+
 def _domain(value: str) -> str:
-    name = value.strip().rstrip(".").lower()
-    if len(name) > 253 or "." not in name:
+    """A fully qualified domain name, in its A-label (ASCII) form.
+
+    Unicode names are mapped as UTS 46 says (case, full-width forms) and converted to
+    punycode; 'xn--' labels must decode to valid IDNA 2008 labels.
+    """
+    name = value.strip().rstrip(".")
+    if not name.isascii():
+        try:
+            name = idna.uts46_remap(name, std3_rules=True, transitional=False)
+        except (idna.IDNAError, UnicodeError, ValueError) as error:
+            raise ValueError(
+                f"{name!r} is not a valid internationalised domain name: {error}"
+            ) from None
+    name = name.lower()
+    if "." not in name:
         raise ValueError("expected a fully qualified domain name such as example.org")
-    labels = name.split(".")
+    labels = [_a_label(label, name) for label in name.split(".")]
+    name = ".".join(labels)
+    if len(name) > 253:
+        raise ValueError(
+            f"a domain name has at most 253 characters in DNS; this one has {len(name)}"
+        )
     if not all(_LABEL.match(label) for label in labels):
         raise ValueError(
             "expected a domain name made of letters, digits and hyphens "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, HttpUrl, create_model, model_validator
 
 from souverain.components import default_catalog
 from souverain.model.base import DomainName, IPAddress, Network, Port, Strict
+from souverain.model.bounds import SECONDS_PER_YEAR, within
 
 # The names come from the components' manifests (roles/<name>/component.yml).
 CATALOG = default_catalog()
@@ -68,7 +69,15 @@ class BaseSettings(Strict):
         description="Networks allowed to reach SSH; everything else is dropped.",
     )
     ssh_port: Port = 22
-    journald_retention_days: int = Field(default=365, ge=30, le=3650)
+    journald_retention_days: Annotated[
+        int,
+        within(
+            30,
+            3650,
+            "days journald keeps logs (MaxRetentionSec): at least a month for incident "
+            "analysis, at most ten years",
+        ),
+    ] = 365
     journald_max_use: str = Field(default="2G", pattern=r"^[0-9]+[KMG]$")
     unattended_security_upgrades: bool = True
     timezone: str = Field(default="Europe/Paris", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
@@ -79,8 +88,23 @@ class BaseSettings(Strict):
 class ProxySettings(Strict):
     """nginx in front of every web service."""
 
-    hsts_max_age: int = Field(default=63072000, ge=31536000, description="At least one year.")
-    client_max_body_size_mb: int = Field(default=512, ge=1, le=65536)
+    hsts_max_age: Annotated[
+        int,
+        within(
+            SECONDS_PER_YEAR,
+            10 * SECONDS_PER_YEAR,
+            "seconds of the Strict-Transport-Security header: at least one year (HSTS "
+            "preload), at most ten",
+        ),
+    ] = Field(default=63072000, description="At least one year.")
+    client_max_body_size_mb: Annotated[
+        int,
+        within(
+            1,
+            65536,
+            "nginx's client_max_body_size, in MB: the largest upload, up to 64 GiB",
+        ),
+    ] = 512
 
 
 class AcmeSettings(Strict):
@@ -126,8 +150,24 @@ class DirectorySettings(Toggle):
         pattern=r"^(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*$",
         description="Base DN; derived from the first tenant's domain when absent.",
     )
-    password_min_length: int = Field(default=12, ge=8, le=128)
-    lockout_failures: int = Field(default=5, ge=3, le=20)
+    password_min_length: Annotated[
+        int,
+        within(
+            8,
+            128,
+            "OpenLDAP's ppolicy pwdMinLength: fewer than 8 characters are guessed, a longer "
+            "minimum than 128 locks users out",
+        ),
+    ] = 12
+    lockout_failures: Annotated[
+        int,
+        within(
+            3,
+            20,
+            "OpenLDAP's ppolicy pwdMaxFailure: below 3 typos lock users out, above 20 "
+            "guessing goes on too long",
+        ),
+    ] = 5
 
 
 @settings_of("sso")
@@ -156,7 +196,15 @@ class MailSettings(Toggle):
     dkim_key_bits: Literal[2048, 3072, 4096] = 2048
     dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
     mta_sts_mode: Literal["testing", "enforce"] = "enforce"
-    max_message_size_mb: int = Field(default=50, ge=1, le=1024)
+    max_message_size_mb: Annotated[
+        int,
+        within(
+            1,
+            1024,
+            "Postfix's message_size_limit, in MB: other servers refuse mail much above 50 MB, "
+            "none takes more than 1 GiB",
+        ),
+    ] = 50
     spam: SpamSettings = Field(default_factory=SpamSettings)
 
 
@@ -182,7 +230,18 @@ class ChatSettings(Toggle):
     synapse_version: str = Field(default="1.163.2", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     federation: FederationSettings = Field(default_factory=FederationSettings)
     url_previews: bool = False
-    media_retention_days: int | None = Field(default=None, ge=1)
+    media_retention_days: (
+        Annotated[
+            int,
+            within(
+                1,
+                36500,
+                "days Synapse keeps remote and local media (media_retention): at most a "
+                "hundred years",
+            ),
+        ]
+        | None
+    ) = None
 
 
 @settings_of("visio")
@@ -208,9 +267,18 @@ class DriveSettings(Toggle):
 
 
 class BackupRetention(Strict):
-    daily: int = Field(default=7, ge=1)
-    weekly: int = Field(default=4, ge=0)
-    monthly: int = Field(default=6, ge=0)
+    daily: Annotated[
+        int,
+        within(1, 3660, "daily archives borg prune keeps (keep_daily): up to ten years"),
+    ] = 7
+    weekly: Annotated[
+        int,
+        within(0, 522, "weekly archives borg prune keeps (keep_weekly): up to ten years"),
+    ] = 4
+    monthly: Annotated[
+        int,
+        within(0, 1200, "monthly archives borg prune keeps (keep_monthly): up to a century"),
+    ] = 6
 
 
 @settings_of("backup")

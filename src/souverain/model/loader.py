@@ -11,20 +11,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from souverain.errors import ConfigError, Problem
+from souverain.model.limits import SEQUENCE_LIMITS
 from souverain.model.suite import InconsistentSuite, Suite
-from souverain.model.yamlsource import SourceMap, load_yaml
+from souverain.model.yamlsource import SourceMap, format_path, load_yaml
 
 Loc = tuple[str | int, ...]
 
-
-def format_path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
+__all__ = ["check_files", "format_path", "load_suite", "parse_suite"]
 
 
 def load_suite(path: Path) -> Suite:
@@ -41,16 +34,29 @@ def load_suite(path: Path) -> Suite:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(
-            [Problem(f"the file is not UTF-8 text (byte {error.start})", display)]
-        ) from None
+        raise ConfigError([_not_utf8(raw, error, display)]) from None
     suite = parse_suite(text, display)
     check_files(suite, path.parent, display)
     return suite
 
 
+def _not_utf8(raw: bytes, error: UnicodeDecodeError, file: str) -> Problem:
+    """Where the first byte that is not UTF-8 sits, as line and column of the text before it."""
+    line_start = raw.rfind(b"\n", 0, error.start) + 1
+    line = raw.count(b"\n", 0, error.start) + 1
+    column = len(raw[line_start : error.start].decode("utf-8", errors="replace")) + 1
+    byte = raw[error.start]
+    return Problem(
+        f"the file is not UTF-8 text: byte 0x{byte:02x} {error.reason}",
+        file,
+        line,
+        column,
+        hint="save suite.yml as UTF-8 (iconv -f LATIN1 -t UTF-8 converts a Latin-1 file)",
+    )
+
+
 def parse_suite(text: str, file: str = "suite.yml") -> Suite:
-    data, source = load_yaml(text, file)
+    data, source = load_yaml(text, file, SEQUENCE_LIMITS)
     try:
         return Suite.model_validate(data)
     except ValidationError as error:
@@ -93,7 +99,12 @@ def _problems(error: ValidationError, source: SourceMap) -> list[Problem]:
 
 
 def _located(source: SourceMap, loc: Loc, message: str, hint: str | None = None) -> Problem:
+    """A problem at ``loc``; a value merged with '<<' is shown at the merge, then the anchor."""
     line, column = source.locate(loc)
+    merged_at = source.merge_site(loc)
+    if merged_at is not None and line is not None:
+        message = f"{message} (merged by '<<' here from line {line}, column {column})"
+        line, column = merged_at
     return Problem(message, source.file, line, column, format_path(loc), hint)
 
 
@@ -102,6 +113,9 @@ def _from_pydantic(item: Any, loc: Loc, source: SourceMap) -> Problem:
     message = str(item["msg"]).removeprefix("Value error, ")
     if kind == "missing":
         line, column = source.locate(loc[:-1])
+        merged_at = source.merge_site(loc[:-1])
+        if merged_at is not None:
+            line, column = merged_at
         return Problem(
             f"required setting '{loc[-1]}' is missing",
             source.file,
@@ -112,6 +126,12 @@ def _from_pydantic(item: Any, loc: Loc, source: SourceMap) -> Problem:
         )
     if kind == "extra_forbidden":
         line, column = source.locate(loc, prefer_key=True)
+        merged_at = source.merge_site(loc)
+        if merged_at is not None and line is not None:
+            hint_from = f" (merged by '<<' here from line {line}, column {column})"
+            line, column = merged_at
+        else:
+            hint_from = ""
         allowed = _allowed_keys(loc[:-1])
         hint = None
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -120,9 +140,18 @@ def _from_pydantic(item: Any, loc: Loc, source: SourceMap) -> Problem:
         elif allowed:
             hint = "allowed here: " + ", ".join(allowed)
         return Problem(
-            f"unknown setting '{loc[-1]}'", source.file, line, column, format_path(loc), hint
+            f"unknown setting '{loc[-1]}'{hint_from}",
+            source.file,
+            line,
+            column,
+            format_path(loc),
+            hint,
         )
-    if "input" in item and kind not in ("model_type", "dict_type", "list_type"):
+    if (
+        "input" in item
+        and kind not in ("model_type", "dict_type", "list_type")
+        and "(got " not in message
+    ):
         shown = repr(item["input"])
         if len(shown) <= 60 and not isinstance(item["input"], dict | list):
             message = f"{message} (got {shown})"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, HttpUrl, model_validator
 
+from souverain.model import limits
 from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
+from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
     EVERYWHERE,
     PLACEABLE,
@@ -18,6 +20,7 @@ from souverain.model.components import (
     Components,
     TenantComponentName,
 )
+from souverain.model.limits import at_most
 
 # ISO 3166-1 alpha-2 codes of the EU/EEA member states (SecNumCloud 19.2 data location).
 EU_EEA_COUNTRIES = frozenset(
@@ -95,7 +98,7 @@ class Host(Strict):
     address: IPAddress
     ssh_user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     ssh_port: Port | None = None
-    components: list[ComponentName] | None = Field(
+    components: Annotated[list[ComponentName], at_most(limits.HOST_COMPONENTS)] | None = Field(
         default=None,
         description="What this host carries (base and pki go everywhere). "
         "Omitted on a single host: everything enabled.",
@@ -103,8 +106,22 @@ class Host(Strict):
 
 
 class Quotas(Strict):
-    mail_mb: int = Field(default=2048, ge=10)
-    drive_gb: int = Field(default=10, ge=1)
+    mail_mb: Annotated[
+        int,
+        within(
+            10,
+            10 * MIB_PER_TIB,
+            "Dovecot's mailbox quota, in MB: 10 MB up to 10 TiB, more than any mail disk holds",
+        ),
+    ] = 2048
+    drive_gb: Annotated[
+        int,
+        within(
+            1,
+            GIB_PER_PIB,
+            "Nextcloud's quota, in GB: 1 GB up to 1 PiB, more than any drive storage holds",
+        ),
+    ] = 10
 
 
 class Tenant(Strict):
@@ -113,9 +130,11 @@ class Tenant(Strict):
     id: Identifier
     name: str = Field(min_length=1, max_length=128)
     domain: DomainName
-    extra_domains: list[DomainName] = Field(default_factory=list)
-    components: list[TenantComponentName] | None = Field(
-        default=None, description="Omitted: every component enabled suite-wide."
+    extra_domains: Annotated[list[DomainName], at_most(limits.EXTRA_DOMAINS)] = Field(
+        default_factory=list
+    )
+    components: Annotated[list[TenantComponentName], at_most(limits.TENANT_COMPONENTS)] | None = (
+        Field(default=None, description="Omitted: every component enabled suite-wide.")
     )
     quotas: Quotas = Field(default_factory=Quotas)
 
@@ -167,8 +186,8 @@ class Suite(Strict):
     name: Identifier
     hosting: Hosting
     connection: Connection = Field(default_factory=Connection)
-    hosts: list[Host] = Field(min_length=1)
-    tenants: list[Tenant] = Field(min_length=1)
+    hosts: Annotated[list[Host], at_most(limits.HOSTS)] = Field(min_length=1)
+    tenants: Annotated[list[Tenant], at_most(limits.TENANTS)] = Field(min_length=1)
     components: Components
     trust: Trust = Field(default_factory=Trust)
     artifacts: Artifacts = Field(default_factory=Artifacts)
@@ -183,6 +202,11 @@ class Suite(Strict):
             *self._tenant_problems(),
             *self._dependency_problems(),
         ]
+        if not problems:
+            # Names and ports come from the placement and settings checked above.
+            from souverain.model.collisions import name_collisions, port_collisions
+
+            problems = [*name_collisions(self), *port_collisions(self)]
         if problems:
             raise InconsistentSuite(problems)
         return self
@@ -289,6 +313,8 @@ class Suite(Strict):
                             f"suite-wide (components.{component}.enabled is false)",
                         )
                     )
+        if len(domains) > limits.DOMAINS.most:
+            problems.append((("tenants",), limits.DOMAINS.message(f"found {len(domains):,}")))
         return problems
 
     def _dependency_problems(self) -> list[tuple[Loc, str]]:
