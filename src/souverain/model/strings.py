@@ -256,8 +256,8 @@ DirectorySuffix = Annotated[
     str,
     AfterValidator(
         _matching(
-            r"(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*",
-            "a base DN of dc= parts such as dc=example,dc=org",
+            r"(?=.{1,255}$)dc=[a-z0-9-]{1,63}(,dc=[a-z0-9-]{1,63})*",
+            "a base DN of dc= parts such as dc=example,dc=org (at most 255 characters)",
         )
     ),
 ]
