@@ -49,6 +49,14 @@ def test_nginx_string_escapes_and_refuses_what_nginx_cannot_hold():
         escaping.nginx_string("a\x00b")
 
 
+def test_nginx_xml_text_leaves_nginx_nothing_to_expand():
+    assert escaping.nginx_xml_text("A&B <b> 'x' $host \\") == (
+        "A&amp;B &lt;b&gt; &#39;x&#39; &#36;host &#92;"
+    )
+    with pytest.raises(ValueError):
+        escaping.nginx_xml_text("a\nb")
+
+
 def test_dovecot_string_quotes_and_doubles_percent():
     assert escaping.dovecot_string('a"b\\%u') == '"a\\"b\\\\%%u"'
     with pytest.raises(ValueError):

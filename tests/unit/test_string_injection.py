@@ -329,6 +329,11 @@ def _parsed(path: str, data: bytes) -> Any:
     return None
 
 
+def _nginx_variables(text: str) -> int:
+    """How many $ nginx would expand: those outside comment lines."""
+    return sum(line.count("$") for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
 def check_render(base: Rendered, changed: Rendered, ordinary: str, value: str) -> None:
     # A name may be part of a file's path (a host's, a tenant's): files are paired in the
     # order the renderer makes them, which does not depend on the values.
@@ -349,6 +354,10 @@ def check_render(base: Rendered, changed: Rendered, ordinary: str, value: str) -
         if parsed is not None:
             earlier = _parsed(path, base.files[renamed[path]])
             _same_shape_with_value(earlier, parsed, ordinary, value, path)
+        if "/nginx/" in path:
+            assert _nginx_variables(text) == _nginx_variables(before), (
+                f"{path}: the value brought an nginx $variable"
+            )
         if path.endswith((".html", ".xml")) and "<" in value and ordinary in before:
             assert value not in text, f"{path} holds {value!r} unescaped"
 

@@ -83,6 +83,26 @@ def nginx_string(value: object) -> str:
     return f'"{escaped}"'
 
 
+_XML_IN_NGINX = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+    "$": "&#36;",
+    "\\": "&#92;",
+}
+
+
+def nginx_xml_text(value: object) -> str:
+    """XML text inside an nginx quoted string (mail client autoconfiguration served by
+    `return 200 '...'`): XML-escaped, and $ and backslash written as character references,
+    so that nginx neither expands a $variable nor reads an escape in it."""
+    text = str(value)
+    _refuse_control(text, "an XML document served by nginx")
+    return "".join(_XML_IN_NGINX.get(char, char) for char in text)
+
+
 def dovecot_string(value: object) -> str:
     """A Dovecot double-quoted value: quotes and backslashes escaped, % written %% so that
     no %variable is expanded in it."""
@@ -130,6 +150,7 @@ FILTERS = {
     "hocon_string": hocon_string,
     "json_string": json_string,
     "nginx_string": nginx_string,
+    "nginx_xml_text": nginx_xml_text,
     "dovecot_string": dovecot_string,
     "postfix_value": postfix_value,
     "ldif_value": ldif_value,
