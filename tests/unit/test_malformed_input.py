@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -117,5 +118,37 @@ def test_wrong_values_at_known_keys(tmp_path: Path, capsys, key, value):
     lines = [line for line in MINIMAL.splitlines() if not line.startswith(f"{key}:")]
     text = "\n".join(lines) + f"\n{key}: {json.dumps(value, allow_nan=True)}\n"
     _check(tmp_path, text)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+
+
+def _string_fields() -> list[Any]:
+    from tests.unit.test_string_injection import string_fields
+
+    return list(string_fields())
+
+
+# Text that favours what a configuration file must never receive raw: line breaks, NUL and
+# other control characters, invisible formatting, quotes and delimiters.
+hostile_text = st.text(
+    alphabet=st.one_of(
+        st.characters(categories=["Cc", "Cf", "Zl", "Zp"]),
+        st.sampled_from(list("'\"\\;{}#$%<>?[]:,= -")),
+        st.characters(exclude_categories=["Cs"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(field=st.sampled_from(_string_fields()), text=hostile_text, at_start=st.booleans())
+def test_hostile_text_in_any_string_field(tmp_path: Path, capsys, field, text, at_start):
+    from tests.unit.test_string_injection import ORDINARY, as_yaml, document_with
+
+    ordinary = ORDINARY[field.key]
+    value = text + ordinary if at_start else ordinary + text
+    _check(tmp_path, as_yaml(document_with(field, value)))
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
