@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -179,3 +180,35 @@ def test_huge_integers_are_refused_where_they_stand(tmp_path: Path, capsys, digi
     text = MINIMAL.replace(old, new.format("9" * digits))
     err = _check_refused_and_located(tmp_path, capsys, text.encode("utf-8"))
     assert "set_int_max_str_digits" not in err
+
+
+def _string_fields() -> list[Any]:
+    from tests.unit.test_string_injection import string_fields
+
+    return list(string_fields())
+
+
+# Text that favours what a configuration file must never receive raw: line breaks, NUL and
+# other control characters, invisible formatting, quotes and delimiters.
+hostile_text = st.text(
+    alphabet=st.one_of(
+        st.characters(categories=["Cc", "Cf", "Zl", "Zp"]),
+        st.sampled_from(list("'\"\\;{}#$%<>?[]:,= -")),
+        st.characters(exclude_categories=["Cs"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(field=st.sampled_from(_string_fields()), text=hostile_text, at_start=st.booleans())
+def test_hostile_text_in_any_string_field(tmp_path: Path, capsys, field, text, at_start):
+    from tests.unit.test_string_injection import ORDINARY, as_yaml, document_with
+
+    ordinary = ORDINARY[field.key]
+    value = text + ordinary if at_start else ordinary + text
+    _check(tmp_path, as_yaml(document_with(field, value)))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out

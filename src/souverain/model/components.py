@@ -5,11 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, HttpUrl, create_model, model_validator
+from pydantic import Field, create_model, model_validator
 
 from souverain.components import default_catalog
 from souverain.model.base import DomainName, IPAddress, Network, Port, Strict
 from souverain.model.bounds import SECONDS_PER_YEAR, within
+from souverain.model.strings import (
+    DirectorySuffix,
+    EmailAddress,
+    GroupName,
+    HostLabel,
+    OrganisationName,
+    ReleaseVersion,
+    ServerAddress,
+    ServerAddressWithPort,
+    SizeWithUnit,
+    SshUrl,
+    TimeZoneName,
+    WebUrl,
+)
 
 # The names come from the components' manifests (roles/<name>/component.yml).
 CATALOG = default_catalog()
@@ -59,7 +73,7 @@ class OpenscapSettings(Strict):
 class BaseSettings(Strict):
     """Every host: SSH, firewall, time, logs, updates, kernel hardening."""
 
-    ntp_servers: list[str] = Field(
+    ntp_servers: list[ServerAddress] = Field(
         min_length=1,
         description="NTP servers the hosts may use. No public pool is set by default: "
         "name internal or national servers you trust.",
@@ -78,9 +92,9 @@ class BaseSettings(Strict):
             "analysis, at most ten years",
         ),
     ] = 365
-    journald_max_use: str = Field(default="2G", pattern=r"^[0-9]+[KMG]$")
+    journald_max_use: SizeWithUnit = "2G"
     unattended_security_upgrades: bool = True
-    timezone: str = Field(default="Europe/Paris", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$")
+    timezone: TimeZoneName = "Europe/Paris"
     openscap: OpenscapSettings = Field(default_factory=OpenscapSettings)
 
 
@@ -108,8 +122,8 @@ class ProxySettings(Strict):
 
 
 class AcmeSettings(Strict):
-    directory_url: HttpUrl = Field(description="The ACME directory of the CA you choose.")
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    directory_url: WebUrl = Field(description="The ACME directory of the CA you choose.")
+    email: EmailAddress
 
 
 @settings_of("pki")
@@ -118,7 +132,7 @@ class PkiSettings(Strict):
 
     mode: Literal["internal", "acme"] = "internal"
     acme: AcmeSettings | None = None
-    organisation: str = Field(default="souverain", min_length=1, max_length=64)
+    organisation: OrganisationName = "souverain"
 
     @model_validator(mode="after")
     def _acme_needs_settings(self) -> PkiSettings:
@@ -145,9 +159,8 @@ class RedisSettings(Toggle):
 class DirectorySettings(Toggle):
     """OpenLDAP: one base DN for the suite, one organisational unit per tenant."""
 
-    suffix: str | None = Field(
+    suffix: DirectorySuffix | None = Field(
         default=None,
-        pattern=r"^(dc=[a-z0-9-]+)(,dc=[a-z0-9-]+)*$",
         description="Base DN; derived from the first tenant's domain when absent.",
     )
     password_min_length: Annotated[
@@ -174,8 +187,8 @@ class DirectorySettings(Toggle):
 class SsoSettings(Toggle):
     """LemonLDAP::NG, an OpenID Connect provider with one portal per tenant."""
 
-    hostname: str = Field(default="auth", pattern=r"^[a-z0-9-]{1,63}$")
-    admin_group: str = Field(default="admins", pattern=r"^[a-z0-9_-]{1,64}$")
+    hostname: HostLabel = "auth"
+    admin_group: GroupName = "admins"
     admin_mfa: bool = Field(default=True, description="TOTP required for the admin group.")
 
 
@@ -183,7 +196,7 @@ class SpamSettings(Strict):
     """Rspamd. Third-party lookups (fuzzy servers, maps, public blocklists) are off by default."""
 
     external_lookups: bool = False
-    fuzzy_servers: list[str] = Field(default_factory=list)
+    fuzzy_servers: list[ServerAddressWithPort] = Field(default_factory=list)
     dns_blocklists: list[DomainName] = Field(default_factory=list)
 
 
@@ -191,8 +204,8 @@ class SpamSettings(Strict):
 class MailSettings(Toggle):
     """Postfix, Dovecot, Rspamd and webmail."""
 
-    hostname: str = Field(default="mail", pattern=r"^[a-z0-9-]{1,63}$")
-    webmail_hostname: str = Field(default="webmail", pattern=r"^[a-z0-9-]{1,63}$")
+    hostname: HostLabel = "mail"
+    webmail_hostname: HostLabel = "webmail"
     dkim_key_bits: Literal[2048, 3072, 4096] = 2048
     dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
     mta_sts_mode: Literal["testing", "enforce"] = "enforce"
@@ -225,9 +238,9 @@ class FederationSettings(Strict):
 class ChatSettings(Toggle):
     """Matrix Synapse (one per tenant) and Element web."""
 
-    hostname: str = Field(default="matrix", pattern=r"^[a-z0-9-]{1,63}$")
-    element_hostname: str = Field(default="chat", pattern=r"^[a-z0-9-]{1,63}$")
-    synapse_version: str = Field(default="1.163.2", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    hostname: HostLabel = "matrix"
+    element_hostname: HostLabel = "chat"
+    synapse_version: ReleaseVersion = "1.163.2"
     federation: FederationSettings = Field(default_factory=FederationSettings)
     url_previews: bool = False
     media_retention_days: (
@@ -248,7 +261,7 @@ class ChatSettings(Toggle):
 class VisioSettings(Toggle):
     """Jitsi Meet, Prosody and coturn."""
 
-    hostname: str = Field(default="visio", pattern=r"^[a-z0-9-]{1,63}$")
+    hostname: HostLabel = "visio"
     guests_allowed: bool = False
     media_port: Port = 10000
     turn_port: Port = 3478
@@ -261,7 +274,7 @@ class VisioSettings(Toggle):
 class DriveSettings(Toggle):
     """Nextcloud, one instance per tenant."""
 
-    hostname: str = Field(default="drive", pattern=r"^[a-z0-9-]{1,63}$")
+    hostname: HostLabel = "drive"
     server_side_encryption: bool = False
     app_store: bool = Field(default=False, description="Off: no call to the public app store.")
 
@@ -286,9 +299,8 @@ class BackupSettings(Toggle):
     """BorgBackup, encrypted, to a backup host."""
 
     enabled: bool = False
-    repository: str | None = Field(
+    repository: SshUrl | None = Field(
         default=None,
-        pattern=r"^ssh://[^\s]+$",
         description="Borg repository, e.g. ssh://borg@backup.example.org/./suite",
     )
     retention: BackupRetention = Field(default_factory=BackupRetention)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, HttpUrl, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from souverain.model import limits
 from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
@@ -21,6 +21,16 @@ from souverain.model.components import (
     TenantComponentName,
 )
 from souverain.model.limits import at_most
+from souverain.model.strings import (
+    ArtifactVersion,
+    CountryCode,
+    FilePath,
+    ProviderName,
+    RegionName,
+    TenantName,
+    UnixUser,
+    WebUrl,
+)
 
 # ISO 3166-1 alpha-2 codes of the EU/EEA member states (SecNumCloud 19.2 data location).
 EU_EEA_COUNTRIES = frozenset(
@@ -73,9 +83,9 @@ class InconsistentSuite(ValueError):
 class Hosting(Strict):
     """Where the suite runs; declared here, checked by the audit."""
 
-    provider: str = Field(min_length=1, max_length=128, description="Hoster or 'on-premises'.")
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. FR.")
-    region: str | None = Field(default=None, max_length=128)
+    provider: ProviderName = Field(description="Hoster or 'on-premises'.")
+    country: CountryCode = Field(description="ISO 3166-1 alpha-2 code, e.g. FR.")
+    region: RegionName | None = None
     secnumcloud_qualified: bool = Field(
         default=False, description="Whether the provider holds the SecNumCloud qualification."
     )
@@ -88,15 +98,19 @@ class Hosting(Strict):
 class Connection(Strict):
     """How Ansible and verify reach the hosts over SSH."""
 
-    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    private_key_file: str | None = Field(default=None, description="Relative to this directory.")
-    known_hosts_file: str | None = Field(default=None, description="Relative to this directory.")
+    user: UnixUser = "root"
+    private_key_file: FilePath | None = Field(
+        default=None, description="Relative to this directory."
+    )
+    known_hosts_file: FilePath | None = Field(
+        default=None, description="Relative to this directory."
+    )
 
 
 class Host(Strict):
     name: Identifier
     address: IPAddress
-    ssh_user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_user: UnixUser | None = None
     ssh_port: Port | None = None
     components: Annotated[list[ComponentName], at_most(limits.HOST_COMPONENTS)] | None = Field(
         default=None,
@@ -128,7 +142,7 @@ class Tenant(Strict):
     """One organisation: its domain, users, mailboxes, homeserver, drive and SSO portal."""
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=128)
+    name: TenantName
     domain: DomainName
     extra_domains: Annotated[list[DomainName], at_most(limits.EXTRA_DOMAINS)] = Field(
         default_factory=list
@@ -144,7 +158,7 @@ class Tenant(Strict):
 
 
 class Trust(Strict):
-    extra_ca: list[str] = Field(
+    extra_ca: list[FilePath] = Field(
         default_factory=list,
         description="PEM files (relative to this directory) of CAs the hosts must trust, "
         "for example a corporate TLS-inspecting proxy.",
@@ -154,13 +168,13 @@ class Trust(Strict):
 class Artifact(Strict):
     """Something that comes from neither Debian nor PyPI, pinned by version and checksum."""
 
-    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.+~_-]+$")
+    version: ArtifactVersion
     sha256: Sha256 | None = Field(
         default=None, description="Checksum of the archive (or of the apt signing key)."
     )
     source: Literal["upstream", "mirror", "local"] = "upstream"
-    url: HttpUrl | None = None
-    path: str | None = None
+    url: WebUrl | None = None
+    path: FilePath | None = None
 
     @model_validator(mode="after")
     def _source_has_location(self) -> Artifact:

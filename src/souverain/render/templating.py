@@ -16,6 +16,8 @@ from typing import Any
 
 import jinja2
 
+from souverain.render import escaping
+
 
 def _quote_yaml(value: Any) -> str:
     """A YAML/JSON double-quoted scalar: safe for any string in a YAML document."""
@@ -65,6 +67,7 @@ FILTERS = {
     "sha256": _sha256,
     "public_key_base64": _public_key_base64,
     "address_type": _address_type,
+    **escaping.FILTERS,
 }
 
 
