@@ -120,6 +120,25 @@ def lab_up(name: str, directory: Path, hosts: int) -> RunningLab:
     )
 
 
+# A display name validate accepts, made of the quoting and delimiter characters of every format a
+# tenant's name reaches (nginx, PHP, Lua, LDIF, YAML/JSON, HOCON, HTML, shell): each e2e deploy
+# then proves that the services' own checkers (nginx -t, php -l, Prosody, Synapse, slapd) take the
+# files rendered with it, not only the unit tests' parsers.
+HOSTILE_TENANT_NAME = "Ville d'Œuf \"Test\" $host \\ ; { } # <?php ?> % ]] ${x} `id` <b>"
+
+
+def name_tenants_with_every_delimiter(suite_file: Path) -> None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True  # `mode: "off"` must stay a string
+    suite = yaml.load(suite_file.read_text())
+    for tenant in suite["tenants"]:
+        tenant["name"] = HOSTILE_TENANT_NAME
+    with suite_file.open("w") as handle:
+        yaml.dump(suite, handle)
+
+
 @pytest.fixture(scope="session")
 def lab_session(
     require_lab: None, tmp_path_factory: pytest.TempPathFactory
@@ -128,6 +147,7 @@ def lab_session(
     # The name is the tests' own: a lab left by an interrupted run is removed first.
     souverain("lab", "down", "--name", LAB_NAME)
     lab = lab_up(LAB_NAME, directory, LAB_HOSTS)
+    name_tenants_with_every_delimiter(directory / "suite.yml")
     try:
         yield lab
     finally:
