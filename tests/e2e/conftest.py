@@ -124,7 +124,7 @@ def lab_up(name: str, directory: Path, hosts: int) -> RunningLab:
 # tenant's name reaches (nginx, PHP, Lua, LDIF, YAML/JSON, HOCON, HTML, shell): each e2e deploy
 # then proves that the services' own checkers (nginx -t, php -l, Prosody, Synapse, slapd) take the
 # files rendered with it, not only the unit tests' parsers.
-HOSTILE_TENANT_NAME = "Ville d'Œuf \"Test\" $host \\ ; { } # <?php ?> % ]] ${x} `id` <b>"
+HOSTILE_TENANT_NAME = 'Ville d\'Œuf "Test" $host \\ ; { } # <?php ?> % ]] ${x} `id` <b>'
 
 
 def name_tenants_with_every_delimiter(suite_file: Path) -> None:
