@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+
+from souverain.verify.old_tls import OLD_TLS, client_options, client_refusal, negotiated
 
 SERVICES = ("postfix", "dovecot", "rspamd")
 PUBLIC_PORTS = (25, 465, 587, 993)
 CHECKERS = ("/usr/sbin/postfix check", "/usr/bin/doveconf -n", "/usr/bin/rspamadm configtest")
 THIRD_PARTY_MODULES = ("fuzzy_check", "rbl", "asn", "phishing", "multimap", "rspamd_update")
-# Debian 13's OpenSSL will not offer TLS 1.0/1.1 at its default security level: such a client
-# fails on its own, whatever the server does. The probes of the old versions lower it, and a
-# failure that is the client's own is no proof of refusal.
-OLD_TLS = {"tls1", "tls1_1"}
-OLD_TLS_CIPHERS = "DEFAULT:@SECLEVEL=0"
-CLIENT_REFUSALS = ("no protocols available", "legacy sigalg disallowed")
 
 
 def smtp_probe(host, port: int, script: str):
@@ -48,22 +42,11 @@ def test_cleartext_imap_and_rspamd_are_not_on_the_network(host):
 
 
 def handshake(host, port: int, version: str, *, starttls: bool):
-    command = f"openssl s_client -connect 127.0.0.1:{port} -{version}"
+    command = f"openssl s_client -connect 127.0.0.1:{port} {client_options(version)}"
     if starttls:
         command += " -starttls smtp"
-    if version in OLD_TLS:
-        command += f" -cipher {OLD_TLS_CIPHERS}"
     result = host.run(command + " </dev/null")
     return result.stdout + result.stderr
-
-
-def negotiated(output: str) -> str | None:
-    """The protocol an `openssl s_client` session negotiated, None when it negotiated none."""
-    cipher = re.search(r"^New, \S+, Cipher is (\S+)", output, re.MULTILINE)
-    if cipher is None or cipher.group(1) == "(NONE)":
-        return None
-    protocol = re.search(r"^\s*Protocol\s*: (\S+)", output, re.MULTILINE)
-    return protocol.group(1) if protocol else "an unknown protocol"
 
 
 def tls_problem(host, port: int, version: str, *, starttls: bool) -> str | None:
@@ -75,9 +58,9 @@ def tls_problem(host, port: int, version: str, *, starttls: bool) -> str | None:
     protocol = negotiated(output)
     if version not in OLD_TLS:
         return None if protocol else f"port {port} refused {version}: {output.strip()[-300:]}"
-    refused_here = [text for text in CLIENT_REFUSALS if text in output]
+    refused_here = client_refusal(output, version)
     if refused_here:
-        return f"this host's openssl would not offer {version} ({refused_here[0]}): no proof"
+        return refused_here
     return f"port {port} accepted {version} (negotiated {protocol})" if protocol else None
 
 

@@ -11,14 +11,10 @@ import re
 
 import pytest
 
+from souverain.verify.old_tls import OLD_TLS, client_options, client_refusal, negotiated
+
 GROUP = "proxy"
 SITES = "/etc/nginx/sites-available"
-# Debian 13's OpenSSL will not offer TLS 1.0/1.1 at its default security level: such a client
-# fails on its own, whatever the server does. The probes of the old versions lower it, and a
-# failure that is the client's own is no proof of refusal.
-OLD_TLS = {"tls1", "tls1_1"}
-OLD_TLS_CIPHERS = "DEFAULT:@SECLEVEL=0"
-CLIENT_REFUSALS = ("no protocols available", "legacy sigalg disallowed")
 
 # Fetch a URL on the host itself through loopback, for the given name, without following
 # redirects: prints {"status": ..., "headers": {...}} or {"error": ...}.
@@ -76,19 +72,8 @@ def _fetch(host, scheme: str, name: str, path: str = "/") -> dict:
 
 
 def _handshake(host, name: str, version: str, port: int = 443):
-    command = "openssl s_client -connect 127.0.0.1:%s -servername %s -%s"
-    if version in OLD_TLS:
-        command += f" -cipher {OLD_TLS_CIPHERS}"
-    return host.run(command + " </dev/null", str(port), name, version)
-
-
-def _negotiated(output: str) -> str | None:
-    """The protocol an `openssl s_client` session negotiated, None when it negotiated none."""
-    cipher = re.search(r"^New, \S+, Cipher is (\S+)", output, re.MULTILINE)
-    if cipher is None or cipher.group(1) == "(NONE)":
-        return None
-    protocol = re.search(r"^\s*Protocol\s*: (\S+)", output, re.MULTILINE)
-    return protocol.group(1) if protocol else "an unknown protocol"
+    command = f"openssl s_client -connect 127.0.0.1:%s -servername %s {client_options(version)}"
+    return host.run(command + " </dev/null", str(port), name)
 
 
 def old_tls_problem(host, name: str, version: str, port: int = 443) -> str | None:
@@ -97,10 +82,10 @@ def old_tls_problem(host, name: str, version: str, port: int = 443) -> str | Non
     output = result.stdout + result.stderr
     if "CONNECTED(" not in output:
         return f"{name}: nothing answered on port {port}: {output.strip()[-300:]}"
-    refused_here = [text for text in CLIENT_REFUSALS if text in output]
+    refused_here = client_refusal(output, version)
     if refused_here:
-        return f"this host's openssl would not offer {version} ({refused_here[0]}): no proof"
-    protocol = _negotiated(output)
+        return refused_here
+    protocol = negotiated(output)
     return f"{name} accepted {version} (negotiated {protocol})" if protocol else None
 
 
