@@ -94,9 +94,9 @@ def three_hosts(data) -> None:
             "name": "data",
             "address": "192.0.2.11",
             "ssh_port": 2222,
-            "components": ["postgresql", "redis", "directory", "sso"],
+            "components": ["postgresql", "directory", "sso"],
         },
-        {"name": "apps", "address": "2001:db8::12", "components": ["chat", "drive"]},
+        {"name": "apps", "address": "2001:db8::12", "components": ["redis", "chat", "drive"]},
     ]
     data["components"]["base"]["admin_networks"] = ["10.0.0.0/8", "2001:db8:ad::/48"]
     data["components"]["base"]["ntp_servers"] = ["ntp.internal.example", "192.0.2.123"]
@@ -205,36 +205,42 @@ def test_firewall_drops_by_default_and_admits_ssh_from_admin_networks(init_build
 def test_firewall_opens_the_ports_of_each_hosts_components(three_host_build):
     build = three_host_build
 
-    def opened(host: str) -> set[tuple[str, int, str]]:
+    def opened(host: str) -> set[tuple[str, int, str, tuple[str, ...]]]:
         return {
-            (o["proto"], o["port"], o["from"])
+            (o["proto"], o["port"], o["from"], tuple(o.get("sources", ())))
             for o in host_vars(build, host)["base_firewall_openings"]
         }
 
     web, data, apps = opened("web"), opened("data"), opened("apps")
     assert web == {
-        ("tcp", 22, "admin"),
-        ("tcp", 80, "any"),
-        ("tcp", 443, "any"),
-        *{("tcp", port, "any") for port in (25, 465, 587, 993)},
-        *{(proto, port, "any") for proto in ("tcp", "udp") for port in (3478, 5349)},
-        ("udp", 10000, "any"),
+        ("tcp", 22, "admin", ()),
+        ("tcp", 80, "any", ()),
+        ("tcp", 443, "any", ()),
+        *{("tcp", port, "any", ()) for port in (25, 465, 587, 993)},
+        *{(proto, port, "any", ()) for proto in ("tcp", "udp") for port in (3478, 5349)},
+        ("udp", 10000, "any", ()),
     }
+    # LDAPS for the hosts of its readers (mail and visio on web; chat and drive on apps; sso
+    # is on data itself), PostgreSQL for chat and drive's host, the portal's web server for
+    # the proxy's host.
     assert data == {
-        ("tcp", 2222, "admin"),
-        ("tcp", 636, "suite"),
-        ("tcp", 636, "admin"),
-        ("tcp", 5432, "suite"),
+        ("tcp", 2222, "admin", ()),
+        ("tcp", 636, "clients", ("192.0.2.10", "2001:db8::12")),
+        ("tcp", 636, "admin", ()),
+        ("tcp", 5432, "clients", ("2001:db8::12",)),
+        ("tcp", 8443, "front", ("192.0.2.10",)),
     }
-    # chat and drive are reached through the proxy; redis only from its own host.
-    assert apps == {("tcp", 22, "admin")}
+    # chat and drive are reached through the proxy, over TLS; redis only from its own host.
+    assert apps == {("tcp", 22, "admin", ()), ("tcp", 8443, "front", ("192.0.2.10",))}
 
     web_rules = rules(host_file(build, "web", "/etc/nftables.conf"))
     assert "tcp dport 25 accept" in " ".join(web_rules)
     assert not any("5432" in rule or "636" in rule for rule in web_rules)
     data_text = host_file(build, "data", "/etc/nftables.conf")
-    assert "ip saddr @suite_v4 tcp dport 5432 accept" in data_text
-    assert "ip6 saddr @suite_v6 tcp dport 636 accept" in data_text
+    assert "ip6 saddr { 2001:db8::12 } tcp dport 5432 accept" in data_text
+    assert "ip saddr { 192.0.2.10 } tcp dport 636 accept" in data_text
+    assert "ip6 saddr { 2001:db8::12 } tcp dport 636 accept" in data_text
+    assert "ip saddr { 192.0.2.10 } tcp dport 8443 accept" in data_text
     assert not any(re.search(r"^(tcp|udp) dport", rule) for rule in rules(data_text))
     assert "elements = { 192.0.2.10, 192.0.2.11 }" in data_text
     assert "elements = { 2001:db8::12 }" in data_text

@@ -77,7 +77,7 @@ def test_vault_password_goes_as_a_file_path(tmp_path):
 
 
 def test_site_imports_the_platform_in_order():
-    assert site_components()[:5] == ["base", "pki", "proxy", "postgresql", "redis"]
+    assert site_components()[:6] == ["base", "pki", "proxy", "web", "postgresql", "redis"]
     for name in site_components():
         assert (PLAYBOOKS_DIR / f"{name}.yml").exists()
 

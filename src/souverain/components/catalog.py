@@ -34,6 +34,15 @@ class Component:
         return self.manifest.placement == "everywhere"
 
     @property
+    def behind_front(self) -> bool:
+        return self.manifest.placement == "behind_front"
+
+    @property
+    def proxied(self) -> bool:
+        """Whether the front serves some of its endpoints (`via: proxy`)."""
+        return any(endpoint.via == "proxy" for endpoint in self.manifest.endpoints)
+
+    @property
     def per_tenant(self) -> bool:
         return self.manifest.scope == "tenant"
 
@@ -94,7 +103,13 @@ class Catalog:
     @cached_property
     def placeable(self) -> tuple[str, ...]:
         """Components a host lists in suite.yml."""
-        return tuple(c.name for c in self.components if not c.everywhere)
+        return tuple(c.name for c in self.components if c.manifest.placement == "placed")
+
+    @cached_property
+    def behind_front(self) -> tuple[str, ...]:
+        """Components placed by souverain on the hosts whose web endpoints the front reaches
+        over the network (the web server there)."""
+        return tuple(c.name for c in self.components if c.behind_front)
 
     @cached_property
     def tenant_scoped(self) -> tuple[str, ...]:

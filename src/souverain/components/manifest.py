@@ -97,11 +97,13 @@ class Opening(_Entry):
 
     proto: Literal["tcp", "udp"] = "tcp"
     port: int | str = Field(description="A number or a pattern such as '{settings.turn_port}'.")
-    origins: list[Literal["any", "suite", "admin", "host"]] = Field(
+    origins: list[Literal["any", "suite", "clients", "front", "admin", "host"]] = Field(
         alias="from",
         min_length=1,
-        description="any: everyone; suite: the suite's hosts; admin: the admin networks; "
-        "host: the host itself (not opened in the firewall, still probed for TLS).",
+        description="any: everyone; suite: the suite's hosts; clients: the other hosts that "
+        "carry a component requiring this one; front: the hosts of the front (the proxy); "
+        "admin: the admin networks; host: the host itself (not opened in the firewall, still "
+        "probed for TLS).",
     )
     tls: Tls | None = None
 
@@ -138,10 +140,12 @@ class Manifest(_Entry):
 
     description: str = Field(min_length=1)
     order: int = Field(ge=0, description="Rendering, verify and listing order (lowest first).")
-    placement: Literal["everywhere", "placed"] = Field(
+    placement: Literal["everywhere", "placed", "behind_front"] = Field(
         default="placed",
         description="everywhere: on every host whatever it lists; placed: on the hosts that "
-        "list it (every host of a single-host suite).",
+        "list it (every host of a single-host suite); behind_front: on the hosts that carry "
+        "a component publishing `via: proxy` endpoints and are not the front's (no host "
+        "lists it).",
     )
     scope: Literal["suite", "tenant"] = Field(
         default="suite", description="tenant: each tenant switches it on or off for its users."

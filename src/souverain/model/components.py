@@ -29,6 +29,7 @@ from souverain.model.strings import (
 CATALOG = default_catalog()
 EVERYWHERE = CATALOG.everywhere  # base and pki go on every host whatever the host lists
 PLACEABLE = CATALOG.placeable  # what a host lists in suite.yml
+BEHIND_FRONT = CATALOG.behind_front  # on the hosts the front reaches for web endpoints
 ALL_COMPONENTS = CATALOG.names
 TENANT_COMPONENTS = CATALOG.tenant_scoped  # what a tenant switches on or off for its users
 SINGLETONS = CATALOG.singletons  # run once for the whole suite (no high availability yet)
@@ -342,6 +343,7 @@ Components = create_model(  # type: ignore[call-overload]
 
 __all__ = [
     "ALL_COMPONENTS",
+    "BEHIND_FRONT",
     "CATALOG",
     "EVERYWHERE",
     "PLACEABLE",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from souverain.model.components import CATALOG
-from souverain.model.services import fill, host_openings, serves_tenant
+from souverain.model.components import BEHIND_FRONT, CATALOG
+from souverain.model.services import fill, host_fqdn, host_openings, serves_tenant
 from souverain.model.suite import Suite, Tenant
 
 
@@ -26,9 +26,37 @@ class Published:
     def openings(self, host: str) -> list[dict[str, Any]]:
         """The inbound openings of ``host``: component, proto, port, from."""
         return [
-            {"component": o.component, "proto": o.proto, "port": o.port, "from": o.origin}
+            {
+                "component": o.component,
+                "proto": o.proto,
+                "port": o.port,
+                "from": o.origin,
+                **(
+                    {
+                        "sources": list(o.sources),
+                        "sources_v4": [a for a in o.sources if ":" not in a],
+                        "sources_v6": [a for a in o.sources if ":" in a],
+                    }
+                    if o.sources
+                    else {}
+                ),
+            }
             for o in host_openings(self._suite, host)
         ]
+
+    @property
+    def backend_port(self) -> int:
+        """The HTTPS port of the web server on the hosts behind the front (the first opening
+        of the behind-front component's manifest)."""
+        port = CATALOG[BEHIND_FRONT[0]].manifest.openings[0].port
+        assert isinstance(port, int)
+        return port
+
+    def backend(self, component: str) -> dict[str, Any]:
+        """Where the front reaches the web endpoints of ``component`` when it runs on another
+        host: ``host``, that host's internal name (its certificate carries it), and ``port``."""
+        name = self._suite.placement[component][0]
+        return {"host": host_fqdn(self._suite, name), "port": self.backend_port}
 
     def sso_clients(self, tenant: Tenant) -> list[dict[str, Any]]:
         """The OpenID Connect clients of a tenant's portal: one per component it uses that

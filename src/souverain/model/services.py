@@ -121,12 +121,15 @@ class TlsEndpoint:
 
 @dataclass(frozen=True)
 class HostOpening:
-    """A port the firewall of a host opens, for whom ("any", "suite", "admin")."""
+    """A port the firewall of a host opens, for whom: "any", "suite", "admin", or the
+    addresses in ``sources`` ("clients": the hosts of the components that require it;
+    "front": the front's hosts)."""
 
     component: str
     proto: str
     port: int
     origin: str
+    sources: tuple[str, ...] = ()
 
 
 def _port(value: int | str, settings: object) -> int:
@@ -148,9 +151,26 @@ def host_openings(suite: Suite, host: str) -> list[HostOpening]:
         for entry in component.manifest.openings:
             port = _port(entry.port, settings)
             for origin in entry.origins:
-                if origin != "host":
+                if origin == "host":
+                    continue
+                if origin in ("any", "suite", "admin"):
                     openings.append(HostOpening(component.name, entry.proto, port, origin))
+                    continue
+                sources = origin_addresses(suite, host, component.name, origin)
+                if sources:  # peers on the same host connect through loopback
+                    openings.append(HostOpening(component.name, entry.proto, port, origin, sources))
     return openings
+
+
+def origin_addresses(suite: Suite, host: str, component: str, origin: str) -> tuple[str, ...]:
+    """The addresses of the other hosts an opening of ``component`` on ``host`` is for:
+    "clients", the hosts carrying a component that requires it; "front", the front's."""
+    if origin == "front":
+        users: tuple[str, ...] = (CATALOG.front,) if CATALOG.front else ()
+    else:
+        users = CATALOG.required_by(component)
+    names = {name for user in users for name in suite.placement.get(user, []) if name != host}
+    return tuple(other.address for other in suite.hosts if other.name in names)
 
 
 def host_tls_endpoints(suite: Suite, host: str, component: str | None = None) -> list[TlsEndpoint]:

@@ -11,6 +11,8 @@ from souverain.model import limits
 from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
 from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
+    BEHIND_FRONT,
+    CATALOG,
     EVERYWHERE,
     PLACEABLE,
     REQUIRES,
@@ -363,7 +365,25 @@ class Suite(Strict):
                 if (host.components is None and len(self.hosts) == 1)
                 or (host.components is not None and component in host.components)
             ]
+        behind = self._hosts_behind_front(result)
+        if behind:
+            for component in BEHIND_FRONT:
+                result[component] = behind
         return result
+
+    def _hosts_behind_front(self, placement: dict[str, list[str]]) -> list[str]:
+        """The hosts that carry a component with web endpoints but not the front: the front
+        reaches their endpoints over the network (TLS), through a web server there."""
+        front = CATALOG.front
+        fronts = set(placement.get(front, [])) if front else set()
+        behind = {
+            name
+            for component in CATALOG
+            if component.name != front and component.proxied
+            for name in placement.get(component.name, [])
+            if name not in fronts
+        }
+        return [host.name for host in self.hosts if host.name in behind]
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
