@@ -111,9 +111,9 @@ context.check_hostname = False
 context.verify_mode = ssl.CERT_NONE
 class Local(http.client.HTTPSConnection):
     def connect(self):
-        raw = socket.create_connection(("127.0.0.1", 443), 10)
+        raw = socket.create_connection(("127.0.0.1", int(sys.argv[3])), 10)
         self.sock = context.wrap_socket(raw, server_hostname=sys.argv[1])
-connection = Local(sys.argv[1], 443)
+connection = Local(sys.argv[1], int(sys.argv[3]))
 connection.request("GET", sys.argv[2])
 response = connection.getresponse()
 print(response.status)
@@ -122,8 +122,10 @@ print(response.read().decode(errors="replace"))
 
 
 def fetch(host, fqdn: str, path: str) -> tuple[int, str]:
-    """GET https://<fqdn><path> through the host's own nginx (SNI and Host: fqdn)."""
-    result = host.run(f"python3 -c {_quote(FETCH)} {fqdn} {path}")
+    """GET https://<fqdn><path> through the host's own nginx (SNI and Host: fqdn): the proxy
+    on 443, or on a host behind it the web server on its backend port."""
+    port = 443 if host.socket("tcp://0.0.0.0:443").is_listening else 8443
+    result = host.run(f"python3 -c {_quote(FETCH)} {fqdn} {path} {port}")
     assert result.rc == 0, result.stderr
     status, _, body = result.stdout.partition("\n")
     return int(status), body
