@@ -3,8 +3,9 @@
 Three hosts (one reached over IPv6), three tenants with different components and extra
 domains, a DKIM key for one tenant only, chat federation off in one suite and on in the
 other (where visio also sits behind NAT). The same tenants are pinned on other layouts
-(LAYOUTS), everything on one host first. The expected texts live in fixtures/dns/; the DKIM
-record's value, which changes with the key generated here, stands there as ``{dkim}``.
+(LAYOUTS): everything on one host, and four hosts where the front proxies to the others.
+The expected texts live in fixtures/dns/; the DKIM record's value, which changes with the
+key generated here, stands there as ``{dkim}``.
 
 After an intended change of the output, refresh them with
     SOUVERAIN_UPDATE_DNS=1 .venv/bin/pytest tests/unit/test_dns_output.py
@@ -25,6 +26,7 @@ from ruamel.yaml import YAML
 from souverain.deployment import Deployment
 from souverain.dns.records import Record
 from souverain.secrets import SecretStore, ensure_password_file
+from tests.unit.layouts import FOUR_HOSTS, ONE_HOST
 
 EXPECTED = Path(__file__).parent / "fixtures" / "dns"
 UPDATE = os.environ.get("SOUVERAIN_UPDATE_DNS") == "1"
@@ -69,9 +71,7 @@ THREE_HOSTS = [
     {"name": "apps", "address": "2001:db8::30", "components": ["chat", "visio", "drive"]},
 ]
 # Other layouts of the same tenants (federation off), pinned under their names in fixtures/dns/
-LAYOUTS = {
-    "one-host": [{"name": "srv1", "address": "192.0.2.10"}],
-}
+LAYOUTS = {"one-host": ONE_HOST, "four-hosts": FOUR_HOSTS}
 
 
 def everything(data, *, federation: bool, hosts: list | None = None) -> None:
