@@ -226,3 +226,17 @@ def test_every_target_of_a_record_has_an_address(deployment_dir: Path, hosts: li
         if r.type in ("MX", "SRV") and r.value.split()[-1] != "."
     }
     assert targets and targets <= addressed
+
+
+def test_a_name_given_two_hosts_is_noted(deployment_dir: Path):
+    """turn.<domain> is coturn's; a web service named turn too would split its clients."""
+    suite_file = deployment_dir / "suite.yml"
+    suite_file.write_text(
+        suite_file.read_text().replace("  drive:\n", "  drive:\n    hostname: turn\n", 1)
+    )
+    zone = zone_on(deployment_dir, FOUR_HOSTS)
+    assert (
+        "turn.acme.example.org gets 192.0.2.10 from core and 192.0.2.13 from visio: clients would "
+        "reach either host; give one of them another name in suite.yml"
+    ) in zone.notes
+    assert not any("gets" in note for note in zone_on(deployment_dir, ONE_HOST).notes)
