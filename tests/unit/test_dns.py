@@ -16,7 +16,8 @@ from souverain.dns.records import DnsContext, Record, zone_of
 from souverain.errors import RenderError
 from souverain.model.loader import load_suite
 from souverain.secrets import SecretStore
-from tests.unit.test_dns_output import public_key_base64
+from tests.unit.layouts import FOUR_HOSTS, ONE_HOST, place
+from tests.unit.test_dns_output import THREE_HOSTS, public_key_base64
 from tests.unit.test_role_directory_render import render
 from tests.unit.test_role_mail_render import shared_with_dns
 
@@ -183,3 +184,59 @@ def test_cli_help():
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0 and "--tenant" in result.stdout
+
+
+def zone_on(deployment_dir: Path, hosts: list) -> dns.TenantZone:
+    place(deployment_dir / "suite.yml", hosts)
+    suite = load_suite(deployment_dir / "suite.yml")
+    return dns.tenant_zone(DnsContext(suite, suite.tenants[0], lambda name: None))
+
+
+def test_each_name_resolves_to_the_host_that_receives_it(deployment_dir: Path):
+    """Four hosts: web names at the front, mail at the mail host, TURN at the visio host."""
+    zone = zone_on(deployment_dir, FOUR_HOSTS)
+    address = {r.name: r.value for r in zone.records if r.type in ("A", "AAAA")}
+    front, mail, apps = "192.0.2.10", "192.0.2.11", "192.0.2.13"
+    web = "", "auth.", "webmail.", "mta-sts.", "autoconfig.", "matrix.", "chat.", "visio.", "drive."
+    assert address == {
+        **{f"{name}acme.example.org": front for name in web},
+        "mail.acme.example.org": mail,
+        "turn.acme.example.org": apps,
+    }
+    values = {(r.name, r.type): r.value for r in zone.records}
+    assert values[("acme.example.org", "MX")] == "10 mail.acme.example.org."
+    assert values[("_imaps._tcp.acme.example.org", "SRV")] == "0 1 993 mail.acme.example.org."
+    assert values[("_turns._tcp.acme.example.org", "SRV")].endswith(" turn.acme.example.org.")
+    assert values[("_caldavs._tcp.acme.example.org", "SRV")].endswith(" drive.acme.example.org.")
+    comments = {r.name: r.comment for r in zone.records if r.component == "core"}
+    assert comments["drive.acme.example.org"] == "host front, proxied to apps"
+    assert comments["webmail.acme.example.org"] == "host front, proxied to mail"
+    assert comments["auth.acme.example.org"] == "host front"
+    assert comments["mail.acme.example.org"] == "host mail"
+
+
+@pytest.mark.parametrize("hosts", [ONE_HOST, THREE_HOSTS, FOUR_HOSTS], ids=["1", "3", "4"])
+def test_every_target_of_a_record_has_an_address(deployment_dir: Path, hosts: list):
+    """MX and SRV records name hosts of the zone that themselves have an address record."""
+    zone = zone_on(deployment_dir, hosts)
+    addressed = {r.name for r in zone.records if r.type in ("A", "AAAA")}
+    targets = {
+        r.value.split()[-1].removesuffix(".")
+        for r in zone.records
+        if r.type in ("MX", "SRV") and r.value.split()[-1] != "."
+    }
+    assert targets and targets <= addressed
+
+
+def test_a_name_given_two_hosts_is_noted(deployment_dir: Path):
+    """turn.<domain> is coturn's; a web service named turn too would split its clients."""
+    suite_file = deployment_dir / "suite.yml"
+    suite_file.write_text(
+        suite_file.read_text().replace("  drive:\n", "  drive:\n    hostname: turn\n", 1)
+    )
+    zone = zone_on(deployment_dir, FOUR_HOSTS)
+    assert (
+        "turn.acme.example.org gets 192.0.2.10 from core and 192.0.2.13 from visio: clients would "
+        "reach either host; give one of them another name in suite.yml"
+    ) in zone.notes
+    assert not any("gets" in note for note in zone_on(deployment_dir, ONE_HOST).notes)

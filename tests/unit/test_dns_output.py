@@ -2,8 +2,10 @@
 
 Three hosts (one reached over IPv6), three tenants with different components and extra
 domains, a DKIM key for one tenant only, chat federation off in one suite and on in the
-other (where visio also sits behind NAT). The expected texts live in fixtures/dns/; the DKIM
-record's value, which changes with the key generated here, stands there as ``{dkim}``.
+other (where visio also sits behind NAT). The same tenants are pinned on other layouts
+(LAYOUTS): everything on one host, and four hosts where the front proxies to the others.
+The expected texts live in fixtures/dns/; the DKIM record's value, which changes with the
+key generated here, stands there as ``{dkim}``.
 
 After an intended change of the output, refresh them with
     SOUVERAIN_UPDATE_DNS=1 .venv/bin/pytest tests/unit/test_dns_output.py
@@ -24,6 +26,7 @@ from ruamel.yaml import YAML
 from souverain.deployment import Deployment
 from souverain.dns.records import Record
 from souverain.secrets import SecretStore, ensure_password_file
+from tests.unit.layouts import FOUR_HOSTS, ONE_HOST
 
 EXPECTED = Path(__file__).parent / "fixtures" / "dns"
 UPDATE = os.environ.get("SOUVERAIN_UPDATE_DNS") == "1"
@@ -58,16 +61,21 @@ def dkim_key() -> tuple[str, str]:
     return pem, public_key_base64(pem)
 
 
-def everything(data, *, federation: bool) -> None:
-    data["hosts"] = [
-        {
-            "name": "front",
-            "address": "192.0.2.10",
-            "components": ["proxy", "postgresql", "redis", "directory", "sso"],
-        },
-        {"name": "post", "address": "192.0.2.20", "components": ["mail"]},
-        {"name": "apps", "address": "2001:db8::30", "components": ["chat", "visio", "drive"]},
-    ]
+THREE_HOSTS = [
+    {
+        "name": "front",
+        "address": "192.0.2.10",
+        "components": ["proxy", "postgresql", "redis", "directory", "sso"],
+    },
+    {"name": "post", "address": "192.0.2.20", "components": ["mail"]},
+    {"name": "apps", "address": "2001:db8::30", "components": ["chat", "visio", "drive"]},
+]
+# Other layouts of the same tenants (federation off), pinned under their names in fixtures/dns/
+LAYOUTS = {"one-host": ONE_HOST, "four-hosts": FOUR_HOSTS}
+
+
+def everything(data, *, federation: bool, hosts: list | None = None) -> None:
+    data["hosts"] = THREE_HOSTS if hosts is None else hosts
     data["tenants"][0]["extra_domains"] = ["acme-mail.example.org"]
     data["tenants"].append(
         {
@@ -96,7 +104,7 @@ def everything(data, *, federation: bool) -> None:
         data["components"]["mail"]["mta_sts_mode"] = "testing"
 
 
-def deployment_of(directory: Path, *, federation: bool) -> Deployment:
+def deployment_of(directory: Path, *, federation: bool, hosts: list | None = None) -> Deployment:
     from souverain.scaffold import init_deployment
 
     target = directory / "suite"
@@ -106,7 +114,7 @@ def deployment_of(directory: Path, *, federation: bool) -> Deployment:
     yaml = YAML()
     yaml.preserve_quotes = True
     data = yaml.load(deployment.suite_file.read_text())
-    everything(data, federation=federation)
+    everything(data, federation=federation, hosts=hosts)
     with deployment.suite_file.open("w") as stream:
         yaml.dump(data, stream)
     with SecretStore.open(deployment) as store:
@@ -135,6 +143,22 @@ def test_dns_output_is_pinned(tmp_path: Path, federation: bool, as_json: bool):
         public = Record("", "TXT", public).zone_value()  # in 255-byte strings
     assert public in text and "PRIVATE KEY" not in text
     name = f"federation-{'on' if federation else 'off'}.{'json' if as_json else 'zone'}"
+    compare(text, public, name)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("as_json", [False, True], ids=["zone", "json"])
+def test_dns_output_of_each_layout_is_pinned(tmp_path: Path, layout: str, as_json: bool):
+    deployment = deployment_of(tmp_path, federation=False, hosts=LAYOUTS[layout])
+    text = output(deployment, *(["--json"] if as_json else []))
+    public = f"v=DKIM1; k=rsa; p={dkim_key()[1]}"
+    if not as_json:
+        public = Record("", "TXT", public).zone_value()
+    compare(text, public, f"{layout}.{'json' if as_json else 'zone'}")
+
+
+def compare(text: str, public: str, name: str) -> None:
+    """``text`` is the pinned output ``name``, its DKIM value ``public`` standing as {dkim}."""
     if UPDATE:
         EXPECTED.mkdir(parents=True, exist_ok=True)
         (EXPECTED / name).write_text(text.replace(public, "{dkim}"))

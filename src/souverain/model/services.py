@@ -16,15 +16,33 @@ from souverain.model.suite import Suite, Tenant
 
 @dataclass(frozen=True)
 class Service:
+    """An endpoint of a tenant: the name its users reach and the hosts behind that name.
+
+    ``host`` receives the connections, so its address is the one the name resolves to: the
+    front (the proxy's host) for an endpoint `via: proxy`, the component's own host for a
+    direct one. ``served_by`` is the host where the component runs and answers: the same as
+    ``host`` unless the front passes the requests on to another host.
+    """
+
     component: str
     role: str  # what this endpoint is for, e.g. "portal", "homeserver", "imaps"
     fqdn: str
     port: int
     scheme: str  # https, imaps, smtp-submission, ...
-    host: str  # the suite host that serves it
+    host: str  # the suite host that receives it (the name's address)
     label: str = ""  # what the tenant's landing page calls it
     media: bool = False  # the page may use the camera and microphone
     links: tuple[Link, ...] = ()  # further addresses under it that `info` shows
+    served_by: str = ""  # the suite host that serves it; left empty, ``host``
+
+    def __post_init__(self) -> None:
+        if not self.served_by:
+            object.__setattr__(self, "served_by", self.host)
+
+    @property
+    def forwarded(self) -> bool:
+        """Whether ``host`` passes the requests on to another host, ``served_by``."""
+        return self.served_by != self.host
 
     @property
     def url(self) -> str:
@@ -54,7 +72,8 @@ def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
     """Every endpoint a tenant's users reach, in a stable order (the catalog's).
 
     Each placed component publishes its endpoints in its manifest; those `via: proxy` are
-    virtual hosts of the proxy, the others are served by the component's own host.
+    virtual hosts of the proxy, received by its host (the front) and served by the
+    component's own host behind it; the others are served by the component's own host.
     """
     front = CATALOG.front
     proxy_hosts = (suite.placement.get(front) if front else None) or [suite.hosts[0].name]
@@ -77,6 +96,7 @@ def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
                     endpoint.label,
                     endpoint.media,
                     tuple(endpoint.links),
+                    served_by=own_host,
                 )
             )
     return services
