@@ -152,6 +152,7 @@ def people(split: RunningLab) -> dict[str, str]:
     info = tenant_info(split)
     passwords = {}
     for uid in ("ada", "noel"):
+        souverain("-C", str(split.directory), "user", "remove", "--tenant", info["id"], uid)
         result = souverain(
             "-C", str(split.directory), "user", "add", "--tenant", info["id"], uid,
             "--given-name", uid.capitalize(), "--surname", "Split",

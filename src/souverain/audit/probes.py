@@ -7,7 +7,8 @@ an existing probe needs no code. Probes:
   per protocol version, then the negotiated suite and the certificate (args: port, checks
   among protocols|cipher|certificate, allow, min_days_left).
 - ``listening_sockets``: `ss` on the host; every socket listening beyond loopback must belong
-  to a component the host carries (constants.component_ports) or to SSH.
+  to a component the host carries (the ports its manifest opens or serves TLS on, and
+  constants.component_ports) or to SSH.
 - ``tls_endpoints``: every TLS port the host serves for the rule's component, as the model
   places it (souverain.model.services.host_tls_endpoints), with its STARTTLS preamble where
   there is one. :mod:`souverain.audit.tlsprobe` runs on the host itself (so suite-only and
@@ -294,11 +295,16 @@ def listening_sockets(
     result = runner.run(command)
     if result.exit_status != 0:
         return [judge_output(ctx, check, host, command, result)]
+    from souverain.model.services import host_openings, host_tls_endpoints
+
     ports_of: dict[str, list[int]] = ctx.rules.constants.get("component_ports", {})
     host_model = ctx.suite.host(host)
     allowed = {host_model.ssh_port or ctx.suite.components.base.ssh_port}
     for component in ctx.suite.components_of_host(host):
         allowed.update(int(port) for port in ports_of.get(component, []))
+    # And every port the components' manifests open or serve TLS on for this host.
+    allowed.update(opening.port for opening in host_openings(ctx.suite, host))
+    allowed.update(endpoint.port for endpoint in host_tls_endpoints(ctx.suite, host))
     judged = []
     where = f"{host}$ {command}"
     for line in result.stdout.splitlines():
