@@ -63,10 +63,14 @@ def everything(data, *, federation: bool) -> None:
         {
             "name": "front",
             "address": "192.0.2.10",
-            "components": ["proxy", "postgresql", "redis", "directory", "sso"],
+            "components": ["proxy", "postgresql", "directory", "sso"],
         },
         {"name": "post", "address": "192.0.2.20", "components": ["mail"]},
-        {"name": "apps", "address": "2001:db8::30", "components": ["chat", "visio", "drive"]},
+        {
+            "name": "apps",
+            "address": "2001:db8::30",
+            "components": ["redis", "chat", "visio", "drive"],
+        },
     ]
     data["tenants"][0]["extra_domains"] = ["acme-mail.example.org"]
     data["tenants"].append(

@@ -94,9 +94,9 @@ def three_hosts(data) -> None:
             "name": "data",
             "address": "192.0.2.11",
             "ssh_port": 2222,
-            "components": ["postgresql", "redis", "directory", "sso"],
+            "components": ["postgresql", "directory", "sso"],
         },
-        {"name": "apps", "address": "2001:db8::12", "components": ["chat", "drive"]},
+        {"name": "apps", "address": "2001:db8::12", "components": ["redis", "chat", "drive"]},
     ]
     data["components"]["base"]["admin_networks"] = ["10.0.0.0/8", "2001:db8:ad::/48"]
     data["components"]["base"]["ntp_servers"] = ["ntp.internal.example", "192.0.2.123"]

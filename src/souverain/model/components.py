@@ -33,6 +33,7 @@ ALL_COMPONENTS = CATALOG.names
 TENANT_COMPONENTS = CATALOG.tenant_scoped  # what a tenant switches on or off for its users
 SINGLETONS = CATALOG.singletons  # run once for the whole suite (no high availability yet)
 REQUIRES = CATALOG.requires  # what each component needs running somewhere in the suite
+HOST_LOCAL = CATALOG.host_local  # serve only the components on their own host (Redis)
 
 ComponentName = Literal[PLACEABLE]  # type: ignore[valid-type]
 TenantComponentName = Literal[TENANT_COMPONENTS]  # type: ignore[valid-type]
@@ -344,6 +345,7 @@ __all__ = [
     "ALL_COMPONENTS",
     "CATALOG",
     "EVERYWHERE",
+    "HOST_LOCAL",
     "PLACEABLE",
     "REQUIRES",
     "SINGLETONS",
