@@ -19,6 +19,31 @@ class ScaffoldHost:
     name: str
     address: str
     components: tuple[str, ...] | None = None  # None: the single host carries everything
+    comment: str | None = None  # a line above the host in suite.yml
+
+
+# The layouts `souverain init --layout` writes, with example addresses (RFC 5737).
+LAYOUTS: dict[str, tuple[ScaffoldHost, ...]] = {
+    "single": (ScaffoldHost("srv1", "192.0.2.10"),),
+    "split": (
+        ScaffoldHost(
+            "front",
+            "192.0.2.10",
+            ("proxy", "directory", "sso"),
+            "nginx (every web name points here), OpenLDAP and the SSO portals",
+        ),
+        ScaffoldHost("mail", "192.0.2.11", ("mail",), "Postfix, Dovecot, Rspamd and the webmail"),
+        ScaffoldHost(
+            "data", "192.0.2.12", ("postgresql",), "PostgreSQL, reached over TLS by chat and drive"
+        ),
+        ScaffoldHost(
+            "apps",
+            "192.0.2.13",
+            ("redis", "chat", "visio", "drive"),
+            "Synapse, Jitsi and Nextcloud, with Redis beside Nextcloud (loopback only)",
+        ),
+    ),
+}
 
 
 def _environment() -> jinja2.Environment:
@@ -120,8 +145,15 @@ def lab_suite_yaml(
     )
 
 
-def init_deployment(directory: Path, *, domain: str, name: str, force: bool = False) -> Deployment:
-    """Create a deployment directory with suite.yml, .gitignore and README.md."""
+def init_deployment(
+    directory: Path, *, domain: str, name: str, force: bool = False, layout: str = "single"
+) -> Deployment:
+    """Create a deployment directory with suite.yml, .gitignore and README.md.
+
+    ``layout`` is a key of LAYOUTS: one host carrying everything, or four hosts.
+    """
+    if layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {layout!r}", hint="choose one of: " + ", ".join(LAYOUTS))
     deployment = Deployment.at(directory)
     if deployment.suite_file.exists() and not force:
         raise UsageError(
@@ -131,7 +163,7 @@ def init_deployment(directory: Path, *, domain: str, name: str, force: bool = Fa
     env = _environment()
     suite = suite_yaml(
         name=name,
-        hosts=[ScaffoldHost("srv1", "192.0.2.10")],
+        hosts=list(LAYOUTS[layout]),
         domain=domain,
         tenant_id=domain.split(".")[0][:32].strip("-") or "org",
         tenant_name=domain.split(".")[0].capitalize(),

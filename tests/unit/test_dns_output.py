@@ -65,10 +65,10 @@ THREE_HOSTS = [
     {
         "name": "front",
         "address": "192.0.2.10",
-        "components": ["proxy", "postgresql", "redis", "directory", "sso"],
+        "components": ["proxy", "postgresql", "directory", "sso"],
     },
     {"name": "post", "address": "192.0.2.20", "components": ["mail"]},
-    {"name": "apps", "address": "2001:db8::30", "components": ["chat", "visio", "drive"]},
+    {"name": "apps", "address": "2001:db8::30", "components": ["redis", "chat", "visio", "drive"]},
 ]
 # Other layouts of the same tenants (federation off), pinned under their names in fixtures/dns/
 LAYOUTS = {"one-host": ONE_HOST, "four-hosts": FOUR_HOSTS}

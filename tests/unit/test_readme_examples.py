@@ -1,7 +1,8 @@
 """The YAML examples of the README are what the code accepts: a reader can copy them.
 
-The suite.yml example must validate as a whole; the excerpt of a component manifest must be
-a valid manifest and say what the real one says (every entry it shows is in the real file).
+The suite.yml example must validate as a whole and its hosts be what `init --layout split`
+writes; the excerpt of a component manifest must be a valid manifest and say what the real
+one says (every entry it shows is in the real file).
 """
 
 from __future__ import annotations
@@ -39,7 +40,27 @@ def test_the_readme_suite_validates(tmp_path: Path):
     for name in yaml.safe_load(suite_text).get("trust", {}).get("extra_ca", []):
         (tmp_path / name).write_bytes(ca_pem)
     suite = load_suite(path)
-    assert len(suite.hosts) == 2
+    assert len(suite.hosts) == 4
+
+
+def hosts_part(text: str) -> str:
+    """From `hosts:` to the blank line after the last host."""
+    [part] = re.findall(r"^hosts:\n.*?(?=^$)", text, re.MULTILINE | re.DOTALL)
+    return part
+
+
+def test_the_readme_hosts_are_what_init_split_writes(tmp_path: Path):
+    """The README says `init --domain mairie-exemple.fr --layout split` writes its hosts."""
+    from souverain.scaffold import init_deployment
+
+    [suite_text] = [block for block in yaml_blocks() if "tenants:" in block]
+    readme = (PROJECT / "README.md").read_text()
+    assert "`souverain init DIR --domain mairie-exemple.fr --layout split` writes" in readme
+    deployment = init_deployment(
+        tmp_path / "d", domain="mairie-exemple.fr", name="mairie", layout="split"
+    )
+    assert "name: apps" in hosts_part(suite_text)
+    assert hosts_part(suite_text) == hosts_part(deployment.suite_file.read_text())
 
 
 def test_the_readme_manifest_excerpt_is_the_real_one():

@@ -37,11 +37,11 @@ def three_tenants(data) -> None:
 
 def split_hosts(data) -> None:
     data["hosts"] = [
-        {"name": "db", "address": "192.0.2.10", "components": ["postgresql", "redis", "proxy"]},
+        {"name": "db", "address": "192.0.2.10", "components": ["postgresql", "proxy"]},
         {
             "name": "apps",
             "address": "192.0.2.11",
-            "components": ["directory", "sso", "mail", "chat", "visio", "drive"],
+            "components": ["directory", "sso", "mail", "redis", "chat", "visio", "drive"],
         },
     ]
 

@@ -18,10 +18,23 @@ from souverain.cli.common import current_deployment
     help="The first organisation's domain.",
 )
 @click.option("--name", default=None, help="Suite name (default: from the domain).")
+@click.option(
+    "--layout",
+    type=click.Choice(["single", "split"]),
+    default="single",
+    show_default=True,
+    help="single: one host carries everything; split: four hosts, front (proxy, directory, "
+    "sso), mail, data (postgresql) and apps (redis, chat, visio, drive).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing suite.yml.")
 @click.pass_context
 def init(
-    ctx: click.Context, directory: Path | None, domain: str, name: str | None, force: bool
+    ctx: click.Context,
+    directory: Path | None,
+    domain: str,
+    name: str | None,
+    layout: str,
+    force: bool,
 ) -> None:
     """Create a deployment directory: suite.yml, .gitignore, README.md and a vault password."""
     from souverain.model.base import _domain, _identifier
@@ -34,7 +47,7 @@ def init(
         suite_name = _identifier(name or domain.split(".")[0][:32])
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
-    deployment = init_deployment(target, domain=domain, name=suite_name, force=force)
+    deployment = init_deployment(target, domain=domain, name=suite_name, force=force, layout=layout)
     password = ensure_password_file(deployment)
     click.echo(f"Created {deployment.suite_file}")
     if password.created:

@@ -118,7 +118,27 @@ class Catalog:
 
     @cached_property
     def singletons(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.components if c.manifest.singleton)
+        """Components on one host only: those marked singleton, and the front."""
+        return tuple(c.name for c in self.components if c.manifest.singleton or c.manifest.front)
+
+    def singleton_reason(self, name: str) -> str:
+        """Why ``name`` runs on one host only, as `validate` says it."""
+        manifest = self[name].manifest
+        if manifest.singleton_reason:
+            return manifest.singleton_reason
+        if manifest.front:
+            return "every web name of every tenant points at a single proxy host (the front)"
+        return "it runs on one host only"
+
+    def host_local_reason(self, name: str) -> str:
+        """Why ``name`` serves the components on its own host only, as `validate` says it."""
+        reason = self[name].manifest.host_local_reason
+        return reason or f"{name} serves the components on its own host only"
+
+    @cached_property
+    def host_local(self) -> tuple[str, ...]:
+        """Components that serve only the components on their own host (loopback only)."""
+        return tuple(c.name for c in self.components if c.manifest.host_local)
 
     @cached_property
     def always_on(self) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """`roles/<name>/component.yml`: what a component is and what it publishes, validated.
 
-A manifest says where the component goes (every host, or the hosts that list it), whether it
-is per suite or per tenant, what it needs, and what the shared roles must do for it: the
+A manifest says where the component goes (every host, or the hosts that list it; one host
+only with ``singleton``; beside the components that require it with ``host_local``), whether
+it is per suite or per tenant, what it needs, and what the shared roles must do for it: the
 names its users reach (``endpoints``), the ports the firewall opens and the audit probes for
 TLS (``openings``), its OpenID Connect client (``sso_client``), its PostgreSQL databases, its
 Redis database, its directory service account and its DNS records (``dns``, a template in
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = r"^[a-z][a-z0-9_]{0,31}$"
 _PATTERN_FIELDS = ("settings", "domain", "tenant")
@@ -152,6 +153,23 @@ class Manifest(_Entry):
     )
     always_on: bool = Field(default=False, description="Has no 'enabled' setting.")
     singleton: bool = Field(default=False, description="Runs on one host of the suite only.")
+    singleton_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Why it runs on one host only: `validate` says it when a suite places "
+        "the component on several hosts (needs singleton: true).",
+    )
+    host_local: bool = Field(
+        default=False,
+        description="Serves only the components on its own host (it listens on loopback): "
+        "every component that requires it must be on a host that carries it.",
+    )
+    host_local_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Why it serves its own host only: `validate` says it when a component "
+        "that requires it is placed elsewhere (needs host_local: true).",
+    )
     requires: list[str] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
     openings: list[Opening] = Field(default_factory=list)
@@ -174,7 +192,8 @@ class Manifest(_Entry):
     )
     front: bool = Field(
         default=False,
-        description="Its hosts serve the endpoints the components publish `via: proxy`.",
+        description="Its host serves the endpoints the components publish `via: proxy`: "
+        "every web name points at it, so it runs on one host only, as a singleton does.",
     )
     tenant_certificates: bool = Field(
         default=False,
@@ -194,3 +213,16 @@ class Manifest(_Entry):
             if not re.match(_NAME, value):
                 raise ValueError(f"{value!r} is not a component name")
         return values
+
+    @model_validator(mode="after")
+    def _placement_rules_make_sense(self) -> Manifest:
+        if self.singleton_reason is not None and not self.singleton:
+            raise ValueError("singleton_reason is set but singleton is false")
+        if self.host_local_reason is not None and not self.host_local:
+            raise ValueError("host_local_reason is set but host_local is false")
+        if self.placement == "everywhere" and (self.singleton or self.host_local):
+            raise ValueError(
+                "a component placed everywhere is on every host: it cannot be singleton or "
+                "host_local"
+            )
+        return self

@@ -34,6 +34,7 @@ ALL_COMPONENTS = CATALOG.names
 TENANT_COMPONENTS = CATALOG.tenant_scoped  # what a tenant switches on or off for its users
 SINGLETONS = CATALOG.singletons  # run once for the whole suite (no high availability yet)
 REQUIRES = CATALOG.requires  # what each component needs running somewhere in the suite
+HOST_LOCAL = CATALOG.host_local  # serve only the components on their own host (Redis)
 
 ComponentName = Literal[PLACEABLE]  # type: ignore[valid-type]
 TenantComponentName = Literal[TENANT_COMPONENTS]  # type: ignore[valid-type]
@@ -346,6 +347,7 @@ __all__ = [
     "BEHIND_FRONT",
     "CATALOG",
     "EVERYWHERE",
+    "HOST_LOCAL",
     "PLACEABLE",
     "REQUIRES",
     "SINGLETONS",

@@ -14,6 +14,7 @@ from souverain.model.components import (
     BEHIND_FRONT,
     CATALOG,
     EVERYWHERE,
+    HOST_LOCAL,
     PLACEABLE,
     REQUIRES,
     SINGLETONS,
@@ -286,13 +287,51 @@ class Suite(Strict):
                     )
                 )
             if component in SINGLETONS and len(hosts) > 1:
-                problems.append(
-                    (
-                        ("hosts",),
-                        f"{component} is placed on {len(hosts)} hosts ({', '.join(hosts)}); "
-                        "it runs on one host only",
+                problems.extend(self._singleton_problems(component, hosts))
+        problems.extend(self._host_local_problems())
+        return problems
+
+    def _entry_of(self, host_name: str, component: str) -> Loc:
+        """Where a host lists a component: hosts[i].components[j]."""
+        for index, host in enumerate(self.hosts):
+            if host.name == host_name and host.components and component in host.components:
+                return ("hosts", index, "components", host.components.index(component))
+        return ("hosts",)
+
+    def _singleton_problems(self, component: str, hosts: list[str]) -> list[tuple[Loc, str]]:
+        """A component that runs on one host, placed on several: one problem per extra host."""
+        reason = CATALOG.singleton_reason(component)
+        first, others = hosts[0], hosts[1:]
+        return [
+            (
+                self._entry_of(other, component),
+                f"{component} is on {len(hosts)} hosts ({', '.join(hosts)}): {reason}; "
+                f"keep it on {first} only and remove it from {other}",
+            )
+            for other in others
+        ]
+
+    def _host_local_problems(self) -> list[tuple[Loc, str]]:
+        """A component placed where a host-local service it requires (Redis) is not."""
+        problems: list[tuple[Loc, str]] = []
+        placement = self.placement
+        for component, needs in REQUIRES.items():
+            for need in needs:
+                if need not in HOST_LOCAL or not placement.get(need):
+                    continue
+                served = placement[need]
+                reason = CATALOG.host_local_reason(need)
+                for host in placement.get(component, []):
+                    if host in served:
+                        continue
+                    problems.append(
+                        (
+                            self._entry_of(host, component),
+                            f"{component} is on {host} but {need} is on "
+                            f"{' and '.join(served)}: {reason}; "
+                            f"place {need} on {host}, beside {component}",
+                        )
                     )
-                )
         return problems
 
     def _tenant_problems(self) -> list[tuple[Loc, str]]:
