@@ -7,15 +7,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Debian packages the lab and the tests need on the controller.
+# Debian packages on the controller: the lab's (for make demo and the tests), then those only
+# the tests use.
+LAB_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client
 # chromium: the audit's HTML report is checked in a headless browser.
 # nodejs: `node --check` of Jitsi's rendered JavaScript (no lab host has Jitsi to run it).
-DEBIAN_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client \
-	chromium nodejs
+TEST_PACKAGES := chromium nodejs
 DEMO_DIR ?= demo
 DEMO_LAB ?= demo
 
-.PHONY: help setup debian-packages venv lint unit e2e test demo demo-down bench clean
+.PHONY: help setup test-setup debian-packages venv dev lint unit e2e test demo demo-down bench clean
 
 help:
 	@echo "make demo   bring up a lab host, deploy the suite, verify it, print its services"
@@ -23,8 +24,9 @@ help:
 	@echo "make bench  print the benchmark figures (render, audit, lab, deploy)"
 	@echo "make demo-down  remove the demo lab"
 
+# Installs the packages of $(PACKAGES) that are missing (apt, as root).
 debian-packages:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -35,30 +37,42 @@ debian-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The virtualenv with souverain and what it runs with (make demo)...
 $(BIN)/souverain: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+# ...and with the tests' tools and clients (make test).
+$(VENV)/.dev: $(BIN)/souverain
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
 venv: $(BIN)/souverain
 
-setup: debian-packages venv
+dev: $(VENV)/.dev
 
-lint: venv
+setup: venv
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(LAB_PACKAGES)"
+
+test-setup: dev
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(LAB_PACKAGES) $(TEST_PACKAGES)"
+
+lint: dev
 	$(BIN)/ruff check src tests bench roles
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q --profile production playbooks roles \
 		collections/ansible_collections/souverain/suite/roles
 
-unit: venv
+unit: dev
 	$(BIN)/pytest tests/unit
 
-e2e: setup
+e2e: test-setup
 	$(BIN)/pytest tests/e2e -m lab
 
 # pytest exits 5 when it collected no test: make fails then, as on any non-zero status.
-test: setup lint
+test: test-setup lint
 	$(BIN)/pytest tests
 
 demo: setup
@@ -70,7 +84,7 @@ demo: setup
 demo-down: venv
 	$(BIN)/souverain lab down --name $(DEMO_LAB)
 
-bench: setup
+bench: test-setup
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/lab.py
