@@ -79,6 +79,7 @@ demo: setup
 	$(BIN)/souverain lab up --name $(DEMO_LAB) --dir $(DEMO_DIR)
 	$(BIN)/souverain -C $(DEMO_DIR) up
 	$(BIN)/souverain -C $(DEMO_DIR) info
+	$(BIN)/souverain -C $(DEMO_DIR) lab welcome
 	@echo "The lab is still running: 'souverain lab ssh --name $(DEMO_LAB) HOST', then 'make demo-down'."
 
 demo-down: venv

@@ -305,3 +305,32 @@ def test_an_admin_cannot_log_in_without_totp(identity, people):
     code, refused = fresh.login("chat", chat_redirect(identity), "root1", people["root1"] + "x")
     assert code is None
     assert "2fRegRequired" not in refused.text
+
+
+def test_lab_welcome_leaves_a_person_to_sign_in_as(identity):
+    """What `make demo` ends with: a person 'demo' per tenant whose password is in a 0600 file
+    and never on the screen, and a second run that changes nothing."""
+    import ldap3
+
+    tenant, portal, _ = portal_name(identity)
+    souverain("-C", str(identity.directory), "user", "remove", "--tenant", tenant, "demo")
+    first = souverain("-C", str(identity.directory), "lab", "welcome")
+    assert first.returncode == 0, first.stdout + first.stderr
+    path = identity.directory / "lab" / f"demo-{tenant}.password"
+    password = path.read_text().strip()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert password not in first.stdout + first.stderr
+    assert f"https://{portal}/" in first.stdout
+    assert f"password in {identity.directory}/lab/demo-{tenant}.password" in first.stdout
+    server = ldap_server(identity)
+    anonymous = ldap3.Connection(server)
+    anonymous.bind()
+    anonymous.search("", "(objectClass=*)", search_scope=ldap3.BASE,
+                     attributes=["namingContexts"])  # fmt: skip
+    suffix = str(anonymous.entries[0].namingContexts)
+    connection = ldap3.Connection(server, f"uid=demo,ou=people,ou={tenant},{suffix}", password)
+    assert connection.bind(), connection.result
+    again = souverain("-C", str(identity.directory), "lab", "welcome")
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stdout
+    assert path.read_text().strip() == password

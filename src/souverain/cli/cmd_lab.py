@@ -181,6 +181,44 @@ def ssh(
     os.execvp(argv[0], argv)
 
 
+@lab.command()
+@dir_option
+@click.option(
+    "--apply-hosts", is_flag=True, help="Also write the suite's names into /etc/hosts (root)."
+)
+@click.pass_context
+def welcome(ctx: click.Context, directory: Path | None, apply_hosts: bool) -> None:
+    """After a deploy: a person 'demo' per tenant, the /etc/hosts lines, how to trust the CA and
+    where to sign in. The password goes to DIR/lab/demo-TENANT.password (mode 0600), never to
+    the screen."""
+    from souverain.cli.cmd_user import add
+    from souverain.deployment import Deployment
+    from souverain.lab import welcome as w
+    from souverain.model.loader import load_suite
+    from souverain.secrets import SecretStore
+
+    root = ctx.find_root()
+    given = _directory(ctx, directory) or Path(".")
+    root.obj = given
+    deployment = Deployment.at(given)
+    suite = load_suite(deployment.suite_file)
+    with SecretStore.open(deployment) as store:
+        passwords = {t.id: store.get_or_create(w.secret_name(t), "password") for t in suite.tenants}
+    for tenant in suite.tenants:
+        path = w.password_path(deployment.root, tenant)
+        w.write_password(path, passwords[tenant.id])
+        ctx.invoke(
+            add, tenant=tenant.id, uid=w.DEMO_UID, given_name="Demo", surname="Person",
+            email=f"{w.DEMO_UID}@{tenant.domain}", groups=(), password_file=path,
+            use_stdin=False, generate_one=False, as_json=False,
+        )  # fmt: skip
+    if apply_hosts:
+        changed = w.apply_hosts(suite)
+        click.echo(f"/etc/hosts: {'updated' if changed else 'already up to date'}")
+    click.echo("")
+    click.echo(w.welcome_text(suite, deployment.root, str(given)), nl=False)
+
+
 def _print_table(state, report) -> None:  # noqa: ANN001
     from rich.console import Console
     from rich.table import Table
