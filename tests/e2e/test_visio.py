@@ -264,7 +264,7 @@ def old_tls_outcome(context: ssl.SSLContext, address: str, port: int) -> str:
 
 @pytest.mark.parametrize(
     "rule",
-    ["udp dport 10000", "udp dport 3478", "tcp dport 3478", "tcp dport 5349", "tcp dport 443"],
+    ["udp dport 10000", "udp dport 3478", "tcp dport 3478", "tcp dport 5349"],
 )
 def test_firewall_opens_the_declared_visio_ports(visio, rule):
     lab, _ = visio
