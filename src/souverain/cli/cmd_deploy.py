@@ -60,7 +60,7 @@ def run_deploy(
     from souverain.render.pipeline import render_deployment
     from souverain.runner.events import RunTracker
     from souverain.runner.playbooks import coverage, deploy_inventory
-    from souverain.runner.progress import LiveProgress, summary_table
+    from souverain.runner.progress import run_progress, summary_table
     from souverain.runner.run import DeployOptions, run_playbook
     from souverain.secrets import SecretStore
 
@@ -88,7 +88,7 @@ def run_deploy(
         what = ", ".join(tag_list) if tag_list else ", ".join(cover.deployed)
         where = limit or f"{len(inventory.hosts)} host(s)"
         header = f"deploying {what} to {where} with {strategy}{' in check mode' if check else ''}"
-        progress = LiveProgress(tracker, out, header)
+        progress = run_progress(tracker, out, header)
         with progress:
             outcome = run_playbook(
                 deployment, options, secrets=secrets, sink=progress.handle, tracker=tracker
@@ -134,7 +134,8 @@ def deploy(
 ) -> None:
     """Render the suite, then converge the hosts with Ansible (playbooks/site.yml).
 
-    Shows live progress per host and a summary; every run is logged, without secrets, in
+    Shows live progress per host and a summary; written to a file or a pipe, one line per
+    role and host as it starts and as it ends instead. Every run is logged, without secrets, in
     runs/ of the deployment directory. Exit status 3 when a task failed or a host was
     unreachable; run it again to converge.
     """

@@ -2,7 +2,8 @@
 
 Fed one event dict at a time (as ansible-runner's ``event_handler`` receives them), the
 tracker knows, per host, the role and task running and the counts so far; the final counts come
-from ``playbook_on_stats``. Recorded events make it testable without a host.
+from ``playbook_on_stats``. A timeline of the same events knows when each role started and
+ended on each host. Recorded events make it testable without a host.
 """
 
 from __future__ import annotations
@@ -194,6 +195,15 @@ def task_result(event: Mapping[str, Any]) -> TaskResult | None:
 NOTICE_PREFIXES = ("NOTICE", "NOT INSTALLED")
 
 
+def _count(counts: dict[str, int], result: TaskResult) -> None:
+    if result.status == "failed" and result.ignored:
+        counts["ignored"] += 1
+    else:
+        counts[result.status] += 1
+    if result.status == "ok" and result.changed:
+        counts["changed"] += 1
+
+
 def _is_notice(result: TaskResult) -> bool:
     return (
         result.status == "ok"
@@ -252,13 +262,7 @@ class RunTracker:
         if result is None:
             return None
         host = self._host(result.host)
-        counts = host.counts
-        if result.status == "failed" and result.ignored:
-            counts["ignored"] += 1
-        else:
-            counts[result.status] += 1
-        if result.status == "ok" and result.changed:
-            counts["changed"] += 1
+        _count(host.counts, result)
         if _is_notice(result) and result.msg not in self.notices:
             self.notices.append(str(result.msg))
         if result.is_failure:
@@ -298,3 +302,97 @@ class RunTracker:
 
     def failed_hosts(self) -> list[str]:
         return sorted(name for name, host in self.hosts.items() if host.counts["failed"])
+
+
+@dataclass
+class RoleSpan:
+    """One role on one host: when it started and ended (seconds into the run), and the counts
+    of its tasks there."""
+
+    host: str
+    role: str
+    started: float
+    play: int  # the play it started in (1 for the first)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    last: float | None = None  # its last result
+    ended: float | None = None  # when its end was known
+    end: str | None = None  # done | failed | stopped (no recap came: interrupted, or Ansible died)
+
+    @property
+    def seconds(self) -> float:
+        """How long it ran: to its last result when done or failed (a host that waits for the
+        recap is not running its role), to the stop when stopped."""
+        if self.end in {"done", "failed"} and self.last is not None:
+            return self.last - self.started
+        return (self.started if self.ended is None else self.ended) - self.started
+
+
+class RoleTimeline:
+    """When each role starts and ends on each host, from the same events as :class:`RunTracker`.
+
+    A role starts on a host with its first task there (``runner_on_start``, or its first result
+    when no start event came) and ends when the role of a later play starts there, or at the
+    recap. Within a play, the roles its role includes (``souverain.suite.place``, ``proxy`` for
+    ``web``), its handlers and its tasks of no role count for the play's role instead of ending
+    it; tasks of no role before it (Gathering Facts) count for none. A host that runs nothing
+    (outside ``--limit``) has no span. No clock of its own: ``at`` comes with each event.
+    """
+
+    def __init__(self) -> None:
+        self.open: dict[str, RoleSpan] = {}
+        self.spans: list[RoleSpan] = []  # in the order they started
+        self._play = 0
+
+    def handle(self, event: Mapping[str, Any], at: float) -> list[RoleSpan]:
+        """The spans this event ended (``end`` set) or started, in that order."""
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self._play += 1
+            return []
+        if kind == "playbook_on_stats":
+            ended_badly = {**(data.get("failures") or {}), **(data.get("dark") or {})}
+            ended = []
+            for span in self.open.values():
+                # A failure a block rescued leaves the host done: the role is done too.
+                failed = span.counts["failed"] or span.counts["unreachable"]
+                end = "failed" if failed and ended_badly.get(span.host) else "done"
+                ended.append(self._end(span, at, end))
+            self.open.clear()
+            return ended
+        if kind == "runner_on_start":
+            host = str(data.get("host") or data.get("remote_addr") or "?")
+            return self._enter(host, data.get("role") or None, at)
+        result = task_result(event)
+        if result is None:
+            return []
+        changes = self._enter(result.host, result.role, at)
+        span = self.open.get(result.host)
+        if span is not None and span.play == self._play:
+            _count(span.counts, result)
+            span.last = at
+        return changes
+
+    def close(self, at: float) -> list[RoleSpan]:
+        """End the spans still open when no recap came."""
+        ended = [self._end(span, at, "stopped") for span in self.open.values()]
+        self.open.clear()
+        return ended
+
+    @staticmethod
+    def _end(span: RoleSpan, at: float, end: str) -> RoleSpan:
+        span.ended, span.end = at, end
+        return span
+
+    def _enter(self, host: str, role: str | None, at: float) -> list[RoleSpan]:
+        if role is None:
+            return []
+        span = self.open.get(host)
+        if span is not None and (span.play == self._play or span.role == role):
+            span.play = self._play
+            return []
+        changes = [] if span is None else [self._end(span, at, "done")]
+        started = RoleSpan(host, role, at, self._play)
+        self.open[host] = started
+        self.spans.append(started)
+        return [*changes, started]

@@ -1,10 +1,15 @@
-"""What the operator sees: a live table per host while Ansible runs, a summary at the end."""
+"""What the operator sees while Ansible runs, and a summary at the end.
+
+On a terminal, a live table per host. Written to a file or a pipe (CI logs, ``| tee``, cron),
+where a live table shows nothing until the end, one plain line per role and host as it starts
+and as it ends, and one per failed task, each flushed as it is written.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console, Group
@@ -12,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from souverain.runner.events import HostState, RunTracker, TaskResult
+from souverain.runner.events import HostState, RoleSpan, RoleTimeline, RunTracker, TaskResult
 
 STATE_STYLE = {
     "waiting": "dim",
@@ -81,6 +86,11 @@ def failure_text(result: TaskResult) -> Text:
     return text
 
 
+def print_diff(console: Console, result: TaskResult) -> None:
+    console.print(Text(f"--- {result.host} | {result.role or '-'} | {result.task}", style="bold"))
+    console.print(result.diff, markup=False, highlight=False)
+
+
 class LiveProgress:
     """Feeds events to a tracker and shows it live; thread-safe against rich's refresh."""
 
@@ -108,10 +118,7 @@ class LiveProgress:
         if result is not None and result.is_failure:
             self._live.console.print(failure_text(result))
         elif result is not None and result.diff:
-            self._live.console.print(
-                Text(f"--- {result.host} | {result.role or '-'} | {result.task}", style="bold")
-            )
-            self._live.console.print(result.diff, markup=False, highlight=False)
+            print_diff(self._live.console, result)
         return result
 
     def __enter__(self) -> LiveProgress:
@@ -122,3 +129,94 @@ class LiveProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._live.stop()
+
+
+ROLE_WIDTH = 10  # the longest role name, postgresql: a longer one shifts its own line only
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``ok 14, changed 3``: ok always, the other counts when not zero."""
+    shown = ("changed", "failed", "unreachable", "skipped", "ignored")
+    return ", ".join([f"ok {counts['ok']}", *(f"{k} {counts[k]}" for k in shown if counts[k])])
+
+
+def span_text(span: RoleSpan) -> str:
+    if span.end is None:
+        return "started"
+    if span.end == "done":
+        return f"done in {span.seconds:.1f} s ({counts_text(span.counts)})"
+    return f"{span.end} after {span.seconds:.1f} s ({counts_text(span.counts)})"
+
+
+def failure_line(result: TaskResult) -> str:
+    """The task and the first line of its message (no_log tasks' events carry none)."""
+    kind = "UNREACHABLE" if result.status == "unreachable" else "FAILED"
+    first = (result.msg or "").strip().split("\n", 1)[0].strip()
+    return f"{kind} task {result.task!r}" + (f": {first}" if first else "")
+
+
+class LineProgress:
+    """Feeds events to a tracker and writes a line per role and host as it starts and ends.
+
+    For a console that is no terminal: every line is flushed as it is written, so that
+    ``tail -f`` on a log follows the run. ``clock`` gives the elapsed time (tests fake it).
+    """
+
+    def __init__(
+        self,
+        tracker: RunTracker,
+        console: Console,
+        header: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tracker = tracker
+        self.console = console
+        self.header = header
+        self.timeline = RoleTimeline()
+        self._clock = clock
+        self._started = clock()
+        self._host_width = max((len(name) for name in tracker.hosts), default=0)
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def _line(self, at: float, host: str, role: str | None, what: str) -> None:
+        where = f"{host.ljust(self._host_width)}  {(role or '-').ljust(ROLE_WIDTH)}"
+        self.console.print(
+            f"[{at:6.1f} s] {where}  {what}", markup=False, highlight=False, soft_wrap=True
+        )
+        self.console.file.flush()
+
+    def _spans(self, spans: list[RoleSpan]) -> None:
+        for span in spans:
+            at = span.started if span.ended is None else span.ended
+            self._line(at, span.host, span.role, span_text(span))
+
+    def handle(self, event: Mapping[str, Any]) -> TaskResult | None:
+        result = self.tracker.handle(event)
+        at = self._elapsed()
+        self._spans(self.timeline.handle(event, at))
+        if result is not None and result.is_failure:
+            self._line(at, result.host, result.role, failure_line(result))
+        elif result is not None and result.diff:
+            print_diff(self.console, result)
+            self.console.file.flush()
+        return result
+
+    def __enter__(self) -> LineProgress:
+        if self.header:
+            self.console.print(self.header, markup=False, highlight=False, soft_wrap=True)
+            self.console.file.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._spans(self.timeline.close(self._elapsed()))
+
+
+def run_progress(
+    tracker: RunTracker, console: Console, header: str | None = None
+) -> LiveProgress | LineProgress:
+    """The live table on a terminal that can redraw; lines anywhere else (file, pipe, TERM=dumb)."""
+    if console.is_terminal and not console.is_dumb_terminal:
+        return LiveProgress(tracker, console, header)
+    return LineProgress(tracker, console, header)
