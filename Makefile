@@ -11,8 +11,10 @@ BIN := $(VENV)/bin
 # the tests use.
 LAB_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client
 # chromium: the audit's HTML report is checked in a headless browser.
+# chromium-driver, libnss3-tools: tests/e2e/test_browser.py drives chromium through its driver,
+# the suite's CA trusted in an NSS database made with certutil.
 # nodejs: `node --check` of Jitsi's rendered JavaScript (no lab host has Jitsi to run it).
-TEST_PACKAGES := chromium nodejs
+TEST_PACKAGES := chromium chromium-driver libnss3-tools nodejs
 DEMO_DIR ?= demo
 DEMO_LAB ?= demo
 
