@@ -74,7 +74,10 @@ def suite_yaml(
     admin_networks: list[str] | None = None,
     extra_ca: list[str] | None = None,
 ) -> str:
-    """A commented, valid suite.yml."""
+    """A commented, valid suite.yml. Backups are on when a host carries them: the single host
+    (implicitly) or a host that lists `backup`."""
+    backup = len(hosts) == 1 and hosts[0].components is None
+    backup = backup or any("backup" in (host.components or ()) for host in hosts)
     return (
         _environment()
         .get_template("suite.yml.j2")
@@ -93,6 +96,7 @@ def suite_yaml(
             ntp_servers=ntp_servers or [f"ntp1.{domain}", f"ntp2.{domain}"],
             admin_networks=admin_networks or ["10.0.0.0/8"],
             extra_ca=extra_ca or [],
+            backup=backup,
         )
     )
 
@@ -118,14 +122,19 @@ def lab_suite_yaml(
     admin_networks: list[str],
     ntp_servers: list[str] | None = None,
 ) -> str:
-    """suite.yml for a lab: everything on the first host, one tenant on a lab domain."""
-    first_name = hosts[0][0]
-    scaffold_hosts = [
-        ScaffoldHost(
-            name=name,
-            address=address,
-            components=(default_placed() if name == first_name else ()) if len(hosts) > 1 else None,
+    """suite.yml for a lab: everything on the first host, one tenant on a lab domain; with
+    several hosts, the last one keeps the backup repositories."""
+    first_name, last_name = hosts[0][0], hosts[-1][0]
+
+    def carried(name: str) -> tuple[str, ...] | None:
+        if len(hosts) == 1:
+            return None
+        return (
+            default_placed() if name == first_name else (("backup",) if name == last_name else ())
         )
+
+    scaffold_hosts = [
+        ScaffoldHost(name=name, address=address, components=carried(name))
         for name, address in hosts
     ]
     # With several lab hosts, the others carry only base and pki (an empty list).

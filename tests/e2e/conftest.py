@@ -139,6 +139,32 @@ def name_tenants_with_every_delimiter(suite_file: Path) -> None:
         yaml.dump(suite, handle)
 
 
+SECOND_TENANT = "second"  # the session lab's second tenant: mail and chat only
+
+
+def add_a_second_tenant(suite_file: Path) -> None:
+    """A second tenant (mail and chat), so that one tenant is restored while the other's data
+    stays."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    suite = yaml.load(suite_file.read_text())
+    first = suite["tenants"][0]
+    suite["tenants"].append(
+        {
+            "id": SECOND_TENANT,
+            "name": first["name"],
+            "domain": f"{SECOND_TENANT}.{first['domain']}",
+            "components": ["mail", "chat"],
+        }
+    )
+    # `lab up` puts the repositories on the last host (or, on one host, on that host).
+    assert suite["components"]["backup"]["enabled"] is True
+    with suite_file.open("w") as handle:
+        yaml.dump(suite, handle)
+
+
 @pytest.fixture(scope="session")
 def lab_session(
     require_lab: None, tmp_path_factory: pytest.TempPathFactory
@@ -148,6 +174,7 @@ def lab_session(
     souverain("lab", "down", "--name", LAB_NAME)
     lab = lab_up(LAB_NAME, directory, LAB_HOSTS)
     name_tenants_with_every_delimiter(directory / "suite.yml")
+    add_a_second_tenant(directory / "suite.yml")
     try:
         yield lab
     finally:

@@ -27,5 +27,8 @@ def place(suite_file: Path, hosts: list[dict]) -> None:
     yaml.preserve_quotes = True
     data = yaml.load(suite_file.read_text())
     data["hosts"] = hosts
+    if len(hosts) > 1 and not any("backup" in host.get("components", []) for host in hosts):
+        # `init` turns backups on for its one host; these layouts keep no repositories.
+        data["components"]["backup"]["enabled"] = False
     with suite_file.open("w") as stream:
         yaml.dump(data, stream)

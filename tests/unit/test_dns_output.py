@@ -76,6 +76,9 @@ LAYOUTS = {"one-host": ONE_HOST, "four-hosts": FOUR_HOSTS}
 
 def everything(data, *, federation: bool, hosts: list | None = None) -> None:
     data["hosts"] = THREE_HOSTS if hosts is None else hosts
+    if len(data["hosts"]) > 1:
+        # `init` turns backups on for its one host; these hosts keep no repositories.
+        data["components"]["backup"]["enabled"] = False
     data["tenants"][0]["extra_domains"] = ["acme-mail.example.org"]
     data["tenants"].append(
         {

@@ -285,7 +285,14 @@ def placed(deployment_dir: Path, hosts: str) -> None:
     text = suite.read_text()
     one_host = "  - name: srv1\n    address: 192.0.2.10\n"
     assert one_host in text
-    suite.write_text(text.replace(one_host, hosts + "\n"))
+    text = text.replace(one_host, hosts + "\n")
+    # `init` turns backups on for its one host; these hosts keep no repositories.
+    suite.write_text(
+        text.replace(
+            "    enabled: true                 # every host",
+            "    enabled: false                # every host",
+        )
+    )
 
 
 @pytest.mark.parametrize(

@@ -73,3 +73,24 @@ def test_the_readme_manifest_excerpt_is_the_real_one():
             assert all(item in real[key] for item in value), key
         else:
             assert real[key] == value, key
+
+
+def test_the_readme_backup_example_adds_to_the_readme_suite(tmp_path: Path):
+    """The backup section's excerpt, added to the README suite: valid, the repositories on the
+    new host, an agent on every host holding data."""
+    [suite_text] = [block for block in yaml_blocks() if "tenants:" in block]
+    [excerpt_text] = [
+        block for block in yaml_blocks() if "backup:" in block and "tenants:" not in block
+    ]
+    suite = yaml.safe_load(suite_text)
+    excerpt = yaml.safe_load(excerpt_text)
+    suite["hosts"] += excerpt["hosts"]
+    suite["components"].update(excerpt["components"])
+    ca_pem = Pki.load_or_create(Deployment.at(tmp_path / "ca"), b"test", "Corporate").ca_pem
+    for name in suite.get("trust", {}).get("extra_ca", []):
+        (tmp_path / name).write_bytes(ca_pem)
+    path = tmp_path / "suite.yml"
+    path.write_text(yaml.safe_dump(suite))
+    loaded = load_suite(path)
+    assert loaded.listed_placement["backup"] == ["vault"]
+    assert loaded.placement["backup"] == ["front", "mail", "data", "apps", "vault"]

@@ -98,6 +98,8 @@ def three_hosts(data) -> None:
         },
         {"name": "apps", "address": "2001:db8::12", "components": ["redis", "chat", "drive"]},
     ]
+    # `init` turns backups on for its one host; spread over three, none keeps the repositories.
+    data["components"]["backup"]["enabled"] = False
     data["components"]["base"]["admin_networks"] = ["10.0.0.0/8", "2001:db8:ad::/48"]
     data["components"]["base"]["ntp_servers"] = ["ntp.internal.example", "192.0.2.123"]
     data["components"]["base"]["journald_retention_days"] = 400

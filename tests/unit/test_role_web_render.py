@@ -34,6 +34,8 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = target / "suite.yml"
     data = yaml.load(path.read_text())
     data["hosts"] = FOUR_HOSTS
+    # `init` turns backups on for its one host; these hosts keep no repositories.
+    data["components"]["backup"]["enabled"] = False
     with path.open("w") as stream:
         yaml.dump(data, stream)
     deployment = Deployment.at(target)

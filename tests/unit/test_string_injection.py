@@ -87,6 +87,7 @@ ORDINARY: dict[str, str] = {
     "components.directory.suffix": "dc=seven,dc=example,dc=org",
     "components.sso.hostname": "auth7",
     "components.sso.admin_group": "admins7",
+    "components.backup.time": "02:45",
     "components.mail.hostname": "mail7",
     "components.mail.webmail_hostname": "webmail7",
     "components.mail.dmarc_policy": "quarantine",

@@ -176,8 +176,14 @@ def test_firewall_does_not_open_an_undeclared_port(host, proto, port):
 
 
 def test_ssh_is_only_open_to_the_admin_networks(host):
+    """SSH answers the admin networks, and the suite's hosts only where a component placed
+    here publishes an opening on the SSH port from them (the backup repository host)."""
     variables = _host_vars(host) or {}
     port = variables.get("base_ssh_port", 22)
+    allowed = [["@admin_v4"], ["@admin_v6"]]
+    for opening in variables.get("base_firewall_openings", []):
+        if opening["port"] == port and opening["from"] == "suite":
+            allowed += [["@suite_v4"], ["@suite_v6"]]
     _, rules = _input_chain(host)
     ssh_rules = [r for r in rules if ("tcp", port) in _accepted_ports([r])]
     assert ssh_rules
@@ -187,7 +193,7 @@ def test_ssh_is_only_open_to_the_admin_networks(host):
             for e in rule["expr"]
             if e.get("match", {}).get("left", {}).get("payload", {}).get("field") == "saddr"
         ]
-        assert sources in (["@admin_v4"], ["@admin_v6"]), rule
+        assert sources in allowed, rule
 
 
 # ---- time, audit, logs, updates, kernel ---------------------------------------------------

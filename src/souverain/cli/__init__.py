@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("souverain.cli.cmd_up:up", "validate, render, deploy and verify in one go."),
     "dns": ("souverain.cli.cmd_dns:dns", "Print every DNS record each tenant needs."),
     "user": ("souverain.cli.cmd_user:user", "Manage a tenant's people in the directory."),
+    "backup": (
+        "souverain.cli.cmd_backup:backup",
+        "Back up and restore the suite's data (encrypted, per tenant).",
+    ),
     "audit": (
         "souverain.cli.cmd_audit:audit",
         "Check the suite against ANSSI/SecNumCloud-aligned rules.",

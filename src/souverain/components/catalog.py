@@ -141,6 +141,16 @@ class Catalog:
         return tuple(c.name for c in self.components if c.manifest.host_local)
 
     @cached_property
+    def data_holders(self) -> tuple[str, ...]:
+        """Components that keep data only a backup brings back (`backup:` in the manifest)."""
+        return tuple(c.name for c in self.components if c.manifest.backup is not None)
+
+    @cached_property
+    def on_data_hosts(self) -> tuple[str, ...]:
+        """Components that also run on every host carrying a data holder (the backup agent)."""
+        return tuple(c.name for c in self.components if c.manifest.on_data_hosts)
+
+    @cached_property
     def always_on(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.components if c.manifest.always_on)
 

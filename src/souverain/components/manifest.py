@@ -16,11 +16,13 @@ over ``settings`` (the component's settings), ``domain`` (the tenant's main doma
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = r"^[a-z][a-z0-9_]{0,31}$"
+SSH_PORT = "ssh"  # an opening's port: the host's SSH server, shared by the component
 _PATTERN_FIELDS = ("settings", "domain", "tenant")
 
 
@@ -97,7 +99,10 @@ class Opening(_Entry):
     """A port the component serves, and who may reach it."""
 
     proto: Literal["tcp", "udp"] = "tcp"
-    port: int | str = Field(description="A number or a pattern such as '{settings.turn_port}'.")
+    port: int | str = Field(
+        description="A number, a pattern such as '{settings.turn_port}', or 'ssh': the host's "
+        "SSH server, which the component uses (its port comes from the SSH settings)."
+    )
     origins: list[Literal["any", "suite", "clients", "front", "admin", "host"]] = Field(
         alias="from",
         min_length=1,
@@ -111,6 +116,8 @@ class Opening(_Entry):
     @field_validator("port")
     @classmethod
     def _port_pattern(cls, value: int | str) -> int | str:
+        if value == SSH_PORT:
+            return value
         if isinstance(value, str):
             _check_pattern(value)
         elif not 1 <= value <= 65535:
@@ -134,6 +141,47 @@ class Database(_Entry):
 
     prefix: str = Field(pattern=r"^[a-z][a-z0-9]*$")
     collation: str = Field(default="C.UTF-8", description="lc_collate and lc_ctype.")
+
+
+class BackupData(_Entry):
+    """What a component keeps that only a backup brings back (`backup:`), on its hosts.
+
+    Rendered configuration is not in it: the deployment directory makes it again.
+    """
+
+    paths: list[str] = Field(
+        default_factory=list,
+        description="A tenant's directories, as patterns with '{tenant}'.",
+    )
+    user_paths: list[str] = Field(
+        default_factory=list,
+        description="One person's part of them, with '{tenant}' and '{user}' (the uid): what "
+        "`backup restore --user` puts back.",
+    )
+    stop: list[str] = Field(
+        default_factory=list,
+        description="systemd units ('{tenant}' pattern) stopped while the tenant's data of "
+        "this component (files or databases) is put back, started again after.",
+    )
+    dump: bool = Field(
+        default=False,
+        description="The role installs /usr/local/lib/souverain/backup/<component>, run as "
+        "`dump TENANT DIR` before a backup and `restore TENANT DIR` to put it back.",
+    )
+    databases: bool = Field(
+        default=False,
+        description="It holds the databases the components publish (`databases:`): one dump "
+        "per database, in the archive of the database's tenant.",
+    )
+
+    @field_validator("paths", "user_paths", "stop")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            names = set(re.findall(r"{([^{}]*)}", value))
+            if not names <= {"tenant", "user"}:
+                raise ValueError(f"{value!r}: only {{tenant}} and {{user}} may be filled in")
+        return values
 
 
 class Manifest(_Entry):
@@ -203,12 +251,18 @@ class Manifest(_Entry):
     dns: str | None = Field(
         default=None, description="Template (under the role) of the tenant's DNS records."
     )
+    backup: BackupData | None = Field(
+        default=None, description="The data only a backup brings back (see BackupData)."
+    )
+    on_data_hosts: bool = Field(
+        default=False,
+        description="Besides the hosts that list it, it runs on every host that carries a "
+        "component with `backup:` data (the backup agent).",
+    )
 
     @field_validator("requires")
     @classmethod
     def _names(cls, values: list[str]) -> list[str]:
-        import re
-
         for value in values:
             if not re.match(_NAME, value):
                 raise ValueError(f"{value!r} is not a component name")

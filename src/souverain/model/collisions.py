@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from string import Formatter
 from typing import TYPE_CHECKING
 
+from souverain.components.manifest import SSH_PORT
 from souverain.model.components import CATALOG
 from souverain.model.services import fill, serves_tenant
 
@@ -147,6 +148,8 @@ def _listening_ports(suite: Suite, host_index: int) -> list[_Port]:
             continue
         settings = getattr(suite.components, component.name)
         for entry in component.manifest.openings:
+            if entry.port == SSH_PORT:
+                continue  # the host's SSH server itself, counted above
             number = entry.port if isinstance(entry.port, int) else int(fill(entry.port, settings))
             source = _Source.of(component.name, entry.port, f"{entry.proto} port {number}")
             ports.append(_Port(entry.proto, number, component.name, source))

@@ -35,6 +35,8 @@ TENANT_COMPONENTS = CATALOG.tenant_scoped  # what a tenant switches on or off fo
 SINGLETONS = CATALOG.singletons  # run once for the whole suite (no high availability yet)
 REQUIRES = CATALOG.requires  # what each component needs running somewhere in the suite
 HOST_LOCAL = CATALOG.host_local  # serve only the components on their own host (Redis)
+DATA_HOLDERS = CATALOG.data_holders  # keep data only a backup brings back
+ON_DATA_HOSTS = CATALOG.on_data_hosts  # also on every host of a data holder (backup agent)
 
 ComponentName = Literal[PLACEABLE]  # type: ignore[valid-type]
 TenantComponentName = Literal[TENANT_COMPONENTS]  # type: ignore[valid-type]
@@ -298,20 +300,25 @@ class BackupRetention(Strict):
 
 @settings_of("backup")
 class BackupSettings(Toggle):
-    """BorgBackup, encrypted, to a backup host."""
+    """BorgBackup driven by borgmatic, encrypted, append-only: every host holding data sends
+    its archives to the host that lists `backup` (or to `repository`, outside the suite)."""
 
     enabled: bool = False
     repository: SshUrl | None = Field(
         default=None,
-        description="Borg repository, e.g. ssh://borg@backup.example.org/./suite",
+        description="A Borg server outside the suite, e.g. ssh://borg@backup.example.org/./suite: "
+        "each host gets a repository under it (<repository>/<host>). Leave it out to keep the "
+        "repositories on the suite host that lists `backup`.",
     )
+    time: str = Field(
+        default="01:30",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When the daily backup starts (host time, HH:MM), before the random delay.",
+    )
+    randomized_delay_minutes: Annotated[
+        int, within(0, 720, "minutes the start is put off at random (RandomizedDelaySec)")
+    ] = 30
     retention: BackupRetention = Field(default_factory=BackupRetention)
-
-    @model_validator(mode="after")
-    def _enabled_needs_repository(self) -> BackupSettings:
-        if self.enabled and self.repository is None:
-            raise ValueError("backup is enabled but no 'repository' is set")
-        return self
 
 
 class ComponentsBase(Strict):
@@ -346,8 +353,10 @@ __all__ = [
     "ALL_COMPONENTS",
     "BEHIND_FRONT",
     "CATALOG",
+    "DATA_HOLDERS",
     "EVERYWHERE",
     "HOST_LOCAL",
+    "ON_DATA_HOSTS",
     "PLACEABLE",
     "REQUIRES",
     "SINGLETONS",

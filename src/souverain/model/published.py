@@ -135,3 +135,24 @@ class Published:
             for c in CATALOG
             if c.manifest.directory_account and serves_tenant(self._suite, c, tenant)
         ]
+
+    def backup(self, host: str) -> dict[str, Any]:
+        """What the backup role does on ``host``: `agent` (its plan: repository, tenants'
+        parts) when it holds data, `server` (the agents it accepts) when it keeps the
+        repositories."""
+        from souverain.model import backup_plan
+
+        suite = self._suite
+        server = backup_plan.repository_host(suite)
+        agents = backup_plan.agents(suite)
+        plan = backup_plan.host_plan(suite, host) if host in agents else None
+        target = suite.host(server) if server else None
+        return {
+            "agent": plan,
+            "server": {"agents": agents} if host == server else None,
+            "repository_host": server,
+            "repository_address": target.address if target else None,
+            "repository_port": (target.ssh_port or 22) if target else None,
+            "account": backup_plan.ACCOUNT,
+            "home": backup_plan.REPOSITORIES_DIR,
+        }

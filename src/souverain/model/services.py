@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from souverain.components import Component
-from souverain.components.manifest import Link
-from souverain.model.components import CATALOG
+from souverain.components.manifest import SSH_PORT, Link
+from souverain.model.components import CATALOG, ON_DATA_HOSTS
 from souverain.model.suite import Suite, Tenant
 
 
@@ -152,8 +152,18 @@ class HostOpening:
     sources: tuple[str, ...] = ()
 
 
-def _port(value: int | str, settings: object) -> int:
+def _port(value: int | str, settings: object, suite: Suite, host: str) -> int:
+    if value == SSH_PORT:
+        return suite.host(host).ssh_port or suite.components.base.ssh_port
     return value if isinstance(value, int) else int(fill(value, settings))
+
+
+def _opens_on(suite: Suite, component: str, host: str) -> bool:
+    """Whether ``component``'s openings apply on ``host``: a component that also runs on the
+    data hosts (the backup agent) opens its ports on the hosts that list it only."""
+    if component in ON_DATA_HOSTS:
+        return host in suite.listed_placement.get(component, [])
+    return True
 
 
 def host_openings(suite: Suite, host: str) -> list[HostOpening]:
@@ -165,11 +175,11 @@ def host_openings(suite: Suite, host: str) -> list[HostOpening]:
     openings: list[HostOpening] = []
     carried = set(suite.components_of_host(host))
     for component in CATALOG:
-        if component.name not in carried:
+        if component.name not in carried or not _opens_on(suite, component.name, host):
             continue
         settings = getattr(suite.components, component.name)
         for entry in component.manifest.openings:
-            port = _port(entry.port, settings)
+            port = _port(entry.port, settings, suite, host)
             for origin in entry.origins:
                 if origin == "host":
                     continue
@@ -227,7 +237,7 @@ def host_tls_endpoints(suite: Suite, host: str, component: str | None = None) ->
                     for user in CATALOG.required_by(each.name)
                     for name in suite.placement.get(user, [])
                 )
-            port = _port(entry.port, settings)
+            port = _port(entry.port, settings, suite, host)
             endpoints.append(
                 TlsEndpoint(each.name, tls.service, port, tls.starttls, names, loopback)
             )

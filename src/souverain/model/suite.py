@@ -13,8 +13,10 @@ from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
     BEHIND_FRONT,
     CATALOG,
+    DATA_HOLDERS,
     EVERYWHERE,
     HOST_LOCAL,
+    ON_DATA_HOSTS,
     PLACEABLE,
     REQUIRES,
     SINGLETONS,
@@ -275,19 +277,36 @@ class Suite(Strict):
                             f"(components.{component}.enabled is false)",
                         )
                     )
-        placement = self.placement
+        placement = self.listed_placement
         for component in PLACEABLE:
             hosts = placement.get(component, [])
+            external = getattr(getattr(self.components, component), "repository", None)
+            if component in ON_DATA_HOSTS and external and not hosts:
+                continue  # its repository is outside the suite: no host need list it
             if component in enabled and not hosts and not problems:
                 problems.append(
                     (
                         ("components", component),
                         f"{component} is enabled but no host carries it; add it to a host's "
-                        "'components' list or set enabled: false",
+                        "'components' list"
+                        + (
+                            " (or set its repository: ssh://…)"
+                            if component in ON_DATA_HOSTS
+                            else ""
+                        )
+                        + " or set enabled: false",
                     )
                 )
             if component in SINGLETONS and len(hosts) > 1:
                 problems.extend(self._singleton_problems(component, hosts))
+            if component in ON_DATA_HOSTS and hosts and external:
+                problems.append(
+                    (
+                        ("components", component, "repository"),
+                        f"{component}: the repository is either on a suite host ({hosts[0]} "
+                        "lists it) or outside the suite (repository:), not both; remove one",
+                    )
+                )
         problems.extend(self._host_local_problems())
         return problems
 
@@ -391,23 +410,43 @@ class Suite(Strict):
     # ---- derived views (what render, deploy and info use) ------------------------------
 
     @cached_property
-    def placement(self) -> dict[str, list[str]]:
-        """component -> names of the hosts that carry it (base and pki: every host)."""
+    def listed_placement(self) -> dict[str, list[str]]:
+        """component -> the hosts that list it (every host of a single-host suite)."""
         enabled = self.components.enabled_names()
-        result: dict[str, list[str]] = {name: [h.name for h in self.hosts] for name in EVERYWHERE}
-        for component in PLACEABLE:
-            if component not in enabled:
-                continue
-            result[component] = [
+
+        def implicit(component: str) -> bool:
+            """A single host without a list carries it, unless it is a backup agent whose
+            repository is outside the suite."""
+            external = getattr(getattr(self.components, component), "repository", None)
+            return not (component in ON_DATA_HOSTS and external)
+
+        return {
+            component: [
                 host.name
                 for host in self.hosts
-                if (host.components is None and len(self.hosts) == 1)
+                if (host.components is None and len(self.hosts) == 1 and implicit(component))
                 or (host.components is not None and component in host.components)
             ]
+            for component in PLACEABLE
+            if component in enabled
+        }
+
+    @cached_property
+    def placement(self) -> dict[str, list[str]]:
+        """component -> names of the hosts that carry it (base and pki: every host)."""
+        result: dict[str, list[str]] = {name: [h.name for h in self.hosts] for name in EVERYWHERE}
+        result.update({name: list(hosts) for name, hosts in self.listed_placement.items()})
         behind = self._hosts_behind_front(result)
         if behind:
             for component in BEHIND_FRONT:
                 result[component] = behind
+        holding = {name for holder in DATA_HOLDERS for name in result.get(holder, [])}
+        for component in ON_DATA_HOSTS:
+            if component in result:
+                listed = set(result[component])
+                result[component] = [
+                    host.name for host in self.hosts if host.name in listed | holding
+                ]
         return result
 
     def _hosts_behind_front(self, placement: dict[str, list[str]]) -> list[str]:

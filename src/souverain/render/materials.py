@@ -58,12 +58,35 @@ class Materials:
         return cls(deployment, password, SecretStore.open(deployment), organisation, dry_run)
 
     def secret(
-        self, name: str, kind: Kind | Literal["rsa"] = "password", length: int | None = None
+        self,
+        name: str,
+        kind: Kind | Literal["rsa", "ssh-ed25519"] = "password",
+        length: int | None = None,
     ) -> str:
-        """A secret by name; kind "rsa" is an RSA private key (PEM) of ``length`` bits."""
+        """A secret by name; kind "rsa" is an RSA private key (PEM) of ``length`` bits,
+        "ssh-ed25519" an Ed25519 private key in OpenSSH's format."""
         if kind == "rsa":
             return self.private_key(name, length or 2048)
+        if kind == "ssh-ed25519":
+            return self.ssh_key(name)
         return self.secrets.get_or_create(name, kind, length)
+
+    def ssh_key(self, name: str) -> str:
+        """An Ed25519 SSH private key (OpenSSH format), generated once into the secrets store:
+        the backup agents' keys, whose public halves the backup host's account accepts."""
+
+        def make() -> str:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ed25519
+
+            key = ed25519.Ed25519PrivateKey.generate()
+            return key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ).decode("ascii")
+
+        return self.secrets.get_or_make(name, make)
 
     def private_key(self, name: str, bits: int) -> str:
         """An RSA private key (PKCS#8 PEM), generated once and kept in the secrets store.

@@ -53,6 +53,17 @@ def _public_key_base64(private_pem: str) -> str:
     return base64.b64encode(der).decode("ascii")
 
 
+def _ssh_public_key(private_openssh: str, comment: str = "") -> str:
+    """The OpenSSH public key line of an OpenSSH private key (``ssh-ed25519 AAAA… comment``)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_ssh_private_key(str(private_openssh).encode(), password=None)
+    line = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return f"{line.decode('ascii')} {comment}".rstrip()
+
+
 def _address_type(address: Any) -> str:
     """The DNS record type of an IP address: A or AAAA."""
     return "AAAA" if ip_address(str(address)).version == 6 else "A"
@@ -67,6 +78,7 @@ FILTERS = {
     "sha256": _sha256,
     "public_key_base64": _public_key_base64,
     "address_type": _address_type,
+    "ssh_public_key": _ssh_public_key,
     **escaping.FILTERS,
 }
 
