@@ -61,7 +61,10 @@ def test_each_host_keeps_its_own_part_of_each_tenant():
     assert data["mairie"]["components"]["chat"]["stop"] == []  # Synapse runs on apps
     apps = host_plan(four, "apps")["tenants"]
     assert apps["mairie"]["components"]["chat"]["stop"] == ["souverain-synapse@mairie.service"]
-    assert "databases" not in str(apps["mairie"]["components"]["chat"]["databases"] or "")
+    assert apps["mairie"]["components"]["chat"]["databases"] == []  # PostgreSQL is on data
+    assert data["mairie"]["components"]["chat"]["databases"] == [
+        {"name": "synapse_mairie", "owner": "synapse_mairie", "collation": "C"}
+    ]
     front = host_plan(four, "front")["tenants"]
     assert front["ecole"]["components"] == {
         "directory": {

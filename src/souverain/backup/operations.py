@@ -160,7 +160,7 @@ def plan_restore(
                 continue
             what += part["paths"]
             what += [f"{name} entries (dump)"] if part["dump"] else []
-            what += [f"database {d}" for d in part["databases"]]
+            what += [f"database {d['name']}" for d in part["databases"]]
         plan.overwrites[host] = what
         stops = [] if user else [u for part in parts.values() for u in part["stop"]]
         if stops:

@@ -36,7 +36,7 @@ class ComponentPart:
     stop: list[str] = field(default_factory=list)
     dump: str | None = None  # the dump script
     dump_dir: str | None = None
-    databases: list[str] = field(default_factory=list)
+    databases: list[dict[str, str]] = field(default_factory=list)  # name, owner, collation
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +86,14 @@ def tenant_parts(suite: Suite, host: str, tenant: Tenant) -> dict[str, Component
                 part.dump = f"{DUMP_SCRIPTS_DIR}/{component.name}"
                 part.dump_dir = f"{DUMPS_DIR}/{tenant.id}/{component.name}"
         if holds_databases:
-            part.databases = [database_name(d.prefix, tenant) for d in component.manifest.databases]
+            part.databases = [
+                {
+                    "name": database_name(d.prefix, tenant),
+                    "owner": database_name(d.prefix, tenant),
+                    "collation": d.collation,
+                }
+                for d in component.manifest.databases
+            ]
         if part.paths or part.dump or part.databases:
             parts[component.name] = part
     return parts
@@ -119,7 +126,7 @@ def host_plan(suite: Suite, host: str) -> dict[str, Any]:
         if parts:
             tenants[tenant.id] = {
                 "sources": sorted({s for part in parts.values() for s in part.sources()}),
-                "databases": [d for part in parts.values() for d in part.databases],
+                "databases": [d["name"] for part in parts.values() for d in part.databases],
                 "components": {name: part.as_dict() for name, part in parts.items()},
             }
     return {
