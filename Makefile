@@ -92,6 +92,7 @@ bench: test-setup
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/lab.py
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/backup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
