@@ -3,8 +3,11 @@ Debian's chromedriver, goes where a person goes on the first tenant's services.
 
 It opens the landing page and follows each of its links, signs in on the SSO portal, reads in
 the webmail a mail a second person sent through submission, signs out of both and opens the
-chat page, which says why Element web is not installed. A screenshot of each step is kept as
-a PNG in a directory the module prints (under pytest's temporary directory).
+chat page, which says why Element web is not installed.
+
+A screenshot of each step is kept as a PNG in build/test-artifacts/browser/
+(SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is printed), emptied when the
+module starts: CI keeps that directory as the run's artifacts.
 
 The lab has no DNS: Chromium's --host-resolver-rules map each of the tenants' names to the
 address `souverain info --json` gives it and every other name to nothing, so the browser
@@ -38,7 +41,7 @@ import pytest
 
 from souverain.model.loader import load_suite
 from souverain.model.services import tenant_services
-from tests.e2e.conftest import RunningLab, skip_or_fail, souverain
+from tests.e2e.conftest import RunningLab, artifacts, skip_or_fail, souverain
 from tests.e2e.test_mail import Endpoints, imaps, smtp
 
 pytestmark = pytest.mark.lab
@@ -190,7 +193,7 @@ def browser(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     service = Service(str(CHROMEDRIVER), env={**os.environ, "HOME": str(profile)})
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(WAIT)
-    shots = tmp_path_factory.mktemp("browser-steps")
+    shots = artifacts("browser")
     print(f"browser: screenshots in {shots}")
     try:
         yield Browser(driver, shots)
