@@ -3,7 +3,8 @@ Debian's chromedriver, goes where a person goes on the first tenant's services.
 
 It opens the landing page and follows each of its links, signs in on the SSO portal, reads in
 the webmail a mail a second person sent through submission, signs out of both and opens the
-chat page, which says why Element web is not installed.
+chat page, which says why Element web is not installed, and the drive's, which says why
+Nextcloud is not (or Nextcloud's own page when it is), both with their stylesheet.
 
 A screenshot of each step is kept as a PNG in build/test-artifacts/browser/
 (SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is printed), emptied when the
@@ -145,6 +146,28 @@ class Browser:
                 requested.append(event["params"]["request"]["url"])
         return requested
 
+    def status(self, url: str) -> int | None:
+        """The HTTP status of the last page answered for `url` since the log was last read,
+        from Chromium's performance log (which this reads, as documents() does)."""
+        found = None
+        for entry in self.driver.get_log("performance"):
+            event = json.loads(entry["message"])["message"]
+            if event["method"] == "Network.responseReceived" and (
+                event["params"].get("type") == "Document"
+                and event["params"]["response"]["url"] == url
+            ):
+                found = event["params"]["response"]["status"]
+        return found
+
+    def assert_styled(self) -> None:
+        """Each stylesheet the page links to was loaded and has rules (one answered by an
+        error page is no sheet for the browser)."""
+        sheets = self.driver.execute_script(
+            "return [...document.querySelectorAll('link[rel=stylesheet]')]"
+            ".map(l => [l.href, l.sheet ? l.sheet.cssRules.length : 0])"
+        )
+        assert sheets and all(rules for _, rules in sheets), (self.driver.current_url, sheets)
+
     def text(self) -> str:
         from selenium.webdriver.common.by import By
 
@@ -207,6 +230,7 @@ def test_the_landing_page_lists_the_services_and_its_links_lead_to_them(browser,
     browser.open(tenant.url("landing"))
     browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.services a"), "the service list")
     browser.shot("landing")
+    browser.assert_styled()
     suite = load_suite(tenant.lab.directory / "suite.yml")
     [model] = [each for each in suite.tenants if each.id == tenant.id]
     web = {
@@ -370,5 +394,27 @@ def test_the_chat_page_says_why_element_is_not_installed(browser, tenant):
     heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the chat page")
     browser.shot("chat")
     assert heading.text == "Element web is not installed"
+    browser.assert_styled()
     assert tenant.url("homeserver").rstrip("/") in browser.text(), browser.text()
     assert "artifacts.element" in browser.text()
+
+
+def test_the_files_page_says_why_nextcloud_is_not_installed(browser, tenant):
+    from selenium.webdriver.common.by import By
+
+    if not any(service["role"] == "files" for service in tenant.services):
+        pytest.skip("this suite places no drive")
+    url = tenant.url("files")
+    browser.status(url)  # forget earlier pages
+    browser.open(url)
+    heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the files page")
+    browser.shot("files")
+    if heading.text != "Files are not available yet":
+        # The archive was supplied: Nextcloud answers, with its own page.
+        assert "Nextcloud" in browser.driver.title, (heading.text, browser.driver.title)
+        return
+    assert browser.status(url) == 503  # unavailable for now, not an error of the person's
+    browser.assert_styled()
+    text = browser.text()
+    assert "Nothing is wrong with your account" in text, text
+    assert "artifacts.nextcloud" in text and "supply the archive and deploy again" in text, text
