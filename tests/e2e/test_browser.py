@@ -4,11 +4,13 @@ Debian's chromedriver, goes where a person goes on the first tenant's services.
 It opens the landing page and follows each of its links, signs in on the SSO portal, reads in
 the webmail a mail a second person sent through submission, signs out of both and opens the
 chat page, which says why Element web is not installed, and the drive's, which says why
-Nextcloud is not (or Nextcloud's own page when it is), both with their stylesheet.
+Nextcloud is not (or Nextcloud's own page when it is), both with their stylesheet. Last, it
+opens the HTML report of a live audit of the lab and finds in it, as a reader sees them, the
+rules, verdicts and counts of the same audit in JSON.
 
-A screenshot of each step is kept as a PNG in build/test-artifacts/browser/
-(SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is printed), emptied when the
-module starts: CI keeps that directory as the run's artifacts.
+A screenshot of each step is kept as a PNG, with the audit's report, in
+build/test-artifacts/browser/ (SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is
+printed), emptied when the module starts: CI keeps that directory as the run's artifacts.
 
 The lab has no DNS: Chromium's --host-resolver-rules map each of the tenants' names to the
 address `souverain info --json` gives it and every other name to nothing, so the browser
@@ -40,6 +42,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from souverain.audit.report.i18n import labels
 from souverain.model.loader import load_suite
 from souverain.model.services import tenant_services
 from tests.e2e.conftest import RunningLab, artifacts, skip_or_fail, souverain
@@ -418,3 +421,63 @@ def test_the_files_page_says_why_nextcloud_is_not_installed(browser, tenant):
     text = browser.text()
     assert "Nothing is wrong with your account" in text, text
     assert "artifacts.nextcloud" in text and "supply the archive and deploy again" in text, text
+
+
+def audit_report(lab: RunningLab, shots: Path) -> tuple[int, Path, dict[str, Any]]:
+    """A live audit of the lab, as HTML (kept with the screenshots) and as JSON; its exit
+    status. The independent scanners are left out: their minutes add nothing to the page."""
+    page = shots / "audit-report.html"
+    common = ["--live", "--no-scanner", "all", "--lang", "en", "--fail-on", "high"]
+    started = time.monotonic()
+    made = souverain("-C", str(lab.directory), "audit", *common, "--format", "html",
+                     "--output", str(page), timeout=900)  # fmt: skip
+    assert made.returncode in (0, 1), made.stdout + made.stderr
+    again = souverain("-C", str(lab.directory), "audit", *common, "--format", "json",
+                      "--no-render", timeout=900)  # fmt: skip
+    assert again.returncode == made.returncode, again.stdout[-4000:] + again.stderr
+    print(f"browser: two live audits {time.monotonic() - started:.0f} s, report in {page}")
+    return made.returncode, page, json.loads(again.stdout)
+
+
+def test_the_audit_report_shows_each_rule_and_its_verdict(browser, tenant):
+    from selenium.webdriver.common.by import By
+
+    status, page, report = audit_report(tenant.lab, browser.shots)
+    words = labels("en")
+    browser.open(page.as_uri())
+    heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the report's title")
+    browser.shot("audit-report")
+    title = f"{words['title']} — {report['suite']}"
+    assert browser.driver.title == title and heading.text == title, (browser.driver.title,)
+    assert heading.is_displayed()
+    assert words["live"] in browser.text() and "aligned with" in browser.text()
+    outcome = browser.driver.find_element(By.ID, "outcome")
+    assert outcome.is_displayed()
+    assert ("ok" if status == 0 else "bad") in outcome.get_attribute("class").split()
+    # Every rule of the JSON report, once, with its title and the word of its verdict; a
+    # failed rule is open on its evidence, the others closed on their one line.
+    rules = browser.driver.find_elements(By.CSS_SELECTOR, "details.rule")
+    shown = [element.get_attribute("id") for element in rules]
+    assert shown and sorted(shown) == sorted(f["id"] for f in report["findings"])
+    for finding in report["findings"]:
+        rule = browser.driver.find_element(By.ID, finding["id"])
+        summary = rule.find_element(By.TAG_NAME, "summary")
+        assert summary.is_displayed()
+        assert summary.find_element(By.TAG_NAME, "strong").text == finding["id"]
+        assert finding["title"] in summary.text, (finding["id"], summary.text)
+        badge = summary.find_element(By.CSS_SELECTOR, ".badge")
+        assert badge.text == words[finding["verdict"]], (finding["id"], badge.text)
+        opened = rule.get_attribute("open") is not None
+        assert opened == (finding["verdict"] == "fail"), finding["id"]
+    # The summary table counts what the rules say.
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "#summary tbody tr")
+    for row, severity in zip(rows, ("high", "medium", "low"), strict=True):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        counts = report["summary"][severity]
+        assert cells == [str(n) for n in counts.values()] + [str(sum(counts.values()))], cells
+    failing = [f for f in report["findings"] if f["verdict"] == "fail"]
+    if failing:  # the first failure, scrolled to, with its evidence
+        rule = browser.driver.find_element(By.ID, failing[0]["id"])
+        browser.driver.execute_script("arguments[0].scrollIntoView()", rule)
+        assert rule.find_element(By.TAG_NAME, "dl").is_displayed()
+        browser.shot("audit-report-failure")
