@@ -10,7 +10,10 @@ rules, verdicts and counts of the same audit in JSON.
 
 A screenshot of each step is kept as a PNG, with the audit's report, in
 build/test-artifacts/browser/ (SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is
-printed), emptied when the module starts: CI keeps that directory as the run's artifacts.
+printed), emptied when the module starts: CI keeps that directory as the run's artifacts. With
+SOUVERAIN_SCREENSHOTS_DIR set (docs/screenshots refreshes the README's), the test also writes
+there the two pictures the README shows: portal.png (the sign-in page) and webmail.png (the
+inbox with the mail in it).
 
 The lab has no DNS: Chromium's --host-resolver-rules map each of the tenants' names to the
 address `souverain info --json` gives it and every other name to nothing, so the browser
@@ -53,7 +56,10 @@ pytestmark = pytest.mark.lab
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30  # seconds a page, a form or a mail may take
+WINDOW = "1280,800"  # pixels: Roundcube's widest layout, and pictures small enough to commit
 READER, WRITER = "iris", "hugo"  # people of this module only: other modules keep theirs
+# The README's pictures, by the step that takes them: SOUVERAIN_SCREENSHOTS_DIR/<name>.png.
+README_SHOTS = {"portal-sign-in": "portal", "webmail-inbox": "webmail"}
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,10 @@ def people(tenant: Tenant) -> dict[str, tuple[str, str]]:
 class Browser:
     """A Chromium session and the numbered screenshots of its steps."""
 
-    def __init__(self, driver: Any, shots: Path) -> None:
+    def __init__(self, driver: Any, shots: Path, readme: Path | None = None) -> None:
         self.driver = driver
         self.shots = shots
+        self.readme = readme  # where the README's pictures go, when they are to be refreshed
         self.taken = 0
 
     def wait(self, condition: Callable[[Any], Any], what: str, timeout: float = WAIT) -> Any:
@@ -135,6 +142,8 @@ class Browser:
         self.taken += 1
         path = self.shots / f"{self.taken:02d}-{step}.png"
         assert self.driver.save_screenshot(str(path)), path
+        if self.readme is not None and step in README_SHOTS:
+            shutil.copyfile(path, self.readme / f"{README_SHOTS[step]}.png")
         return path
 
     def documents(self) -> list[str]:
@@ -210,7 +219,7 @@ def browser(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for argument in (
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-proxy-server", "--window-size=1280,900", "--lang=en-US",
+        "--no-proxy-server", f"--window-size={WINDOW}", "--lang=en-US",
         f"--user-data-dir={profile}",
         f"--host-resolver-rules={', '.join([*rules, 'MAP * ~NOTFOUND'])}",
     ):  # fmt: skip
@@ -221,8 +230,12 @@ def browser(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     driver.set_page_load_timeout(WAIT)
     shots = artifacts("browser")
     print(f"browser: screenshots in {shots}")
+    readme = os.environ.get("SOUVERAIN_SCREENSHOTS_DIR")
+    if readme:
+        Path(readme).mkdir(parents=True, exist_ok=True)
+        print(f"browser: the README's pictures in {readme}")
     try:
-        yield Browser(driver, shots)
+        yield Browser(driver, shots, Path(readme) if readme else None)
     finally:
         driver.quit()
 
