@@ -8,6 +8,7 @@ Contract for deploy tests:
   ``.hosts`` the (name, address) pairs, ``.ssh(host, command)`` runs a command over SSH.
 - ``lab_deployment`` (session scope): ``lab_session.directory``, the Path to deploy to.
 - ``start_lab`` / ``souverain_cli``: bring up a further lab; run the CLI as a subprocess.
+- ``artifacts(name)``: a directory kept after the run (screenshots, reports) for CI to collect.
 - ``require_lab``: skips (or, with CI=true, fails) when this machine cannot run a lab.
 
 Mark lab tests ``@pytest.mark.lab``. Outside CI a test that cannot get a lab is skipped with the
@@ -17,6 +18,7 @@ reason; with CI=true it fails instead, so CI never passes by skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +30,10 @@ import pytest
 # SOUVERAIN_E2E_LAB: another name, for two test sessions on one machine (1-8 a-z0-9).
 LAB_NAME = os.environ.get("SOUVERAIN_E2E_LAB", "e2e")
 LAB_HOSTS = int(os.environ.get("SOUVERAIN_LAB_HOSTS", "2"))
+PROJECT = Path(__file__).resolve().parents[2]
+# SOUVERAIN_TEST_ARTIFACTS: where tests leave what a person or CI looks at afterwards
+# (screenshots, reports); build/test-artifacts of the checkout by default.
+ARTIFACTS = Path(os.environ.get("SOUVERAIN_TEST_ARTIFACTS") or PROJECT / "build" / "test-artifacts")
 
 
 def lab_unavailable_reason() -> str | None:
@@ -56,6 +62,14 @@ def require_lab() -> None:
     reason = lab_unavailable_reason()
     if reason:
         skip_or_fail(reason)
+
+
+def artifacts(name: str) -> Path:
+    """ARTIFACTS/<name>, emptied: the same path on every run, kept after it for CI to collect."""
+    directory = ARTIFACTS.resolve() / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 def souverain(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

@@ -3,8 +3,17 @@ Debian's chromedriver, goes where a person goes on the first tenant's services.
 
 It opens the landing page and follows each of its links, signs in on the SSO portal, reads in
 the webmail a mail a second person sent through submission, signs out of both and opens the
-chat page, which says why Element web is not installed. A screenshot of each step is kept as
-a PNG in a directory the module prints (under pytest's temporary directory).
+chat page, which says why Element web is not installed, and the drive's, which says why
+Nextcloud is not (or Nextcloud's own page when it is), both with their stylesheet. Last, it
+opens the HTML report of a live audit of the lab and finds in it, as a reader sees them, the
+rules, verdicts and counts of the same audit in JSON.
+
+A screenshot of each step is kept as a PNG, with the audit's report, in
+build/test-artifacts/browser/ (SOUVERAIN_TEST_ARTIFACTS moves build/test-artifacts; the path is
+printed), emptied when the module starts: CI keeps that directory as the run's artifacts. With
+SOUVERAIN_SCREENSHOTS_DIR set (docs/screenshots refreshes the README's), the test also writes
+there the two pictures the README shows: portal.png (the sign-in page) and webmail.png (the
+inbox with the mail in it).
 
 The lab has no DNS: Chromium's --host-resolver-rules map each of the tenants' names to the
 address `souverain info --json` gives it and every other name to nothing, so the browser
@@ -36,9 +45,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from souverain.audit.report.i18n import labels
 from souverain.model.loader import load_suite
 from souverain.model.services import tenant_services
-from tests.e2e.conftest import RunningLab, skip_or_fail, souverain
+from tests.e2e.conftest import RunningLab, artifacts, skip_or_fail, souverain
 from tests.e2e.test_mail import Endpoints, imaps, smtp
 
 pytestmark = pytest.mark.lab
@@ -46,7 +56,10 @@ pytestmark = pytest.mark.lab
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30  # seconds a page, a form or a mail may take
+WINDOW = "1280,800"  # pixels: Roundcube's widest layout, and pictures small enough to commit
 READER, WRITER = "iris", "hugo"  # people of this module only: other modules keep theirs
+# The README's pictures, by the step that takes them: SOUVERAIN_SCREENSHOTS_DIR/<name>.png.
+README_SHOTS = {"portal-sign-in": "portal", "webmail-inbox": "webmail"}
 
 
 @dataclass(frozen=True)
@@ -104,9 +117,10 @@ def people(tenant: Tenant) -> dict[str, tuple[str, str]]:
 class Browser:
     """A Chromium session and the numbered screenshots of its steps."""
 
-    def __init__(self, driver: Any, shots: Path) -> None:
+    def __init__(self, driver: Any, shots: Path, readme: Path | None = None) -> None:
         self.driver = driver
         self.shots = shots
+        self.readme = readme  # where the README's pictures go, when they are to be refreshed
         self.taken = 0
 
     def wait(self, condition: Callable[[Any], Any], what: str, timeout: float = WAIT) -> Any:
@@ -128,6 +142,8 @@ class Browser:
         self.taken += 1
         path = self.shots / f"{self.taken:02d}-{step}.png"
         assert self.driver.save_screenshot(str(path)), path
+        if self.readme is not None and step in README_SHOTS:
+            shutil.copyfile(path, self.readme / f"{README_SHOTS[step]}.png")
         return path
 
     def documents(self) -> list[str]:
@@ -141,6 +157,28 @@ class Browser:
             ):
                 requested.append(event["params"]["request"]["url"])
         return requested
+
+    def status(self, url: str) -> int | None:
+        """The HTTP status of the last page answered for `url` since the log was last read,
+        from Chromium's performance log (which this reads, as documents() does)."""
+        found = None
+        for entry in self.driver.get_log("performance"):
+            event = json.loads(entry["message"])["message"]
+            if event["method"] == "Network.responseReceived" and (
+                event["params"].get("type") == "Document"
+                and event["params"]["response"]["url"] == url
+            ):
+                found = event["params"]["response"]["status"]
+        return found
+
+    def assert_styled(self) -> None:
+        """Each stylesheet the page links to was loaded and has rules (one answered by an
+        error page is no sheet for the browser)."""
+        sheets = self.driver.execute_script(
+            "return [...document.querySelectorAll('link[rel=stylesheet]')]"
+            ".map(l => [l.href, l.sheet ? l.sheet.cssRules.length : 0])"
+        )
+        assert sheets and all(rules for _, rules in sheets), (self.driver.current_url, sheets)
 
     def text(self) -> str:
         from selenium.webdriver.common.by import By
@@ -181,7 +219,7 @@ def browser(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for argument in (
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-proxy-server", "--window-size=1280,900", "--lang=en-US",
+        "--no-proxy-server", f"--window-size={WINDOW}", "--lang=en-US",
         f"--user-data-dir={profile}",
         f"--host-resolver-rules={', '.join([*rules, 'MAP * ~NOTFOUND'])}",
     ):  # fmt: skip
@@ -190,10 +228,14 @@ def browser(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     service = Service(str(CHROMEDRIVER), env={**os.environ, "HOME": str(profile)})
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(WAIT)
-    shots = tmp_path_factory.mktemp("browser-steps")
+    shots = artifacts("browser")
     print(f"browser: screenshots in {shots}")
+    readme = os.environ.get("SOUVERAIN_SCREENSHOTS_DIR")
+    if readme:
+        Path(readme).mkdir(parents=True, exist_ok=True)
+        print(f"browser: the README's pictures in {readme}")
     try:
-        yield Browser(driver, shots)
+        yield Browser(driver, shots, Path(readme) if readme else None)
     finally:
         driver.quit()
 
@@ -204,6 +246,7 @@ def test_the_landing_page_lists_the_services_and_its_links_lead_to_them(browser,
     browser.open(tenant.url("landing"))
     browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.services a"), "the service list")
     browser.shot("landing")
+    browser.assert_styled()
     suite = load_suite(tenant.lab.directory / "suite.yml")
     [model] = [each for each in suite.tenants if each.id == tenant.id]
     web = {
@@ -367,5 +410,87 @@ def test_the_chat_page_says_why_element_is_not_installed(browser, tenant):
     heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the chat page")
     browser.shot("chat")
     assert heading.text == "Element web is not installed"
+    browser.assert_styled()
     assert tenant.url("homeserver").rstrip("/") in browser.text(), browser.text()
     assert "artifacts.element" in browser.text()
+
+
+def test_the_files_page_says_why_nextcloud_is_not_installed(browser, tenant):
+    from selenium.webdriver.common.by import By
+
+    if not any(service["role"] == "files" for service in tenant.services):
+        pytest.skip("this suite places no drive")
+    url = tenant.url("files")
+    browser.status(url)  # forget earlier pages
+    browser.open(url)
+    heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the files page")
+    browser.shot("files")
+    if heading.text != "Files are not available yet":
+        # The archive was supplied: Nextcloud answers, with its own page.
+        assert "Nextcloud" in browser.driver.title, (heading.text, browser.driver.title)
+        return
+    assert browser.status(url) == 503  # unavailable for now, not an error of the person's
+    browser.assert_styled()
+    text = browser.text()
+    assert "Nothing is wrong with your account" in text, text
+    assert "artifacts.nextcloud" in text and "supply the archive and deploy again" in text, text
+
+
+def audit_report(lab: RunningLab, shots: Path) -> tuple[int, Path, dict[str, Any]]:
+    """A live audit of the lab, as HTML (kept with the screenshots) and as JSON; its exit
+    status. The independent scanners are left out: their minutes add nothing to the page."""
+    page = shots / "audit-report.html"
+    common = ["--live", "--no-scanner", "all", "--lang", "en", "--fail-on", "high"]
+    started = time.monotonic()
+    made = souverain("-C", str(lab.directory), "audit", *common, "--format", "html",
+                     "--output", str(page), timeout=900)  # fmt: skip
+    assert made.returncode in (0, 1), made.stdout + made.stderr
+    again = souverain("-C", str(lab.directory), "audit", *common, "--format", "json",
+                      "--no-render", timeout=900)  # fmt: skip
+    assert again.returncode == made.returncode, again.stdout[-4000:] + again.stderr
+    print(f"browser: two live audits {time.monotonic() - started:.0f} s, report in {page}")
+    return made.returncode, page, json.loads(again.stdout)
+
+
+def test_the_audit_report_shows_each_rule_and_its_verdict(browser, tenant):
+    from selenium.webdriver.common.by import By
+
+    status, page, report = audit_report(tenant.lab, browser.shots)
+    words = labels("en")
+    browser.open(page.as_uri())
+    heading = browser.wait(lambda d: d.find_element(By.TAG_NAME, "h1"), "the report's title")
+    browser.shot("audit-report")
+    title = f"{words['title']} — {report['suite']}"
+    assert browser.driver.title == title and heading.text == title, (browser.driver.title,)
+    assert heading.is_displayed()
+    assert words["live"] in browser.text() and "aligned with" in browser.text()
+    outcome = browser.driver.find_element(By.ID, "outcome")
+    assert outcome.is_displayed()
+    assert ("ok" if status == 0 else "bad") in outcome.get_attribute("class").split()
+    # Every rule of the JSON report, once, with its title and the word of its verdict; a
+    # failed rule is open on its evidence, the others closed on their one line.
+    rules = browser.driver.find_elements(By.CSS_SELECTOR, "details.rule")
+    shown = [element.get_attribute("id") for element in rules]
+    assert shown and sorted(shown) == sorted(f["id"] for f in report["findings"])
+    for finding in report["findings"]:
+        rule = browser.driver.find_element(By.ID, finding["id"])
+        summary = rule.find_element(By.TAG_NAME, "summary")
+        assert summary.is_displayed()
+        assert summary.find_element(By.TAG_NAME, "strong").text == finding["id"]
+        assert finding["title"] in summary.text, (finding["id"], summary.text)
+        badge = summary.find_element(By.CSS_SELECTOR, ".badge")
+        assert badge.text == words[finding["verdict"]], (finding["id"], badge.text)
+        opened = rule.get_attribute("open") is not None
+        assert opened == (finding["verdict"] == "fail"), finding["id"]
+    # The summary table counts what the rules say.
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "#summary tbody tr")
+    for row, severity in zip(rows, ("high", "medium", "low"), strict=True):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        counts = report["summary"][severity]
+        assert cells == [str(n) for n in counts.values()] + [str(sum(counts.values()))], cells
+    failing = [f for f in report["findings"] if f["verdict"] == "fail"]
+    if failing:  # the first failure, scrolled to, with its evidence
+        rule = browser.driver.find_element(By.ID, failing[0]["id"])
+        browser.driver.execute_script("arguments[0].scrollIntoView()", rule)
+        assert rule.find_element(By.TAG_NAME, "dl").is_displayed()
+        browser.shot("audit-report-failure")
