@@ -334,6 +334,19 @@ def portal_sign_in(browser: Browser, tenant: Tenant, uid: str, password: str) ->
     browser.shot("portal-signed-in")
     assert not browser.driver.find_elements(By.NAME, "user")
     assert f"Connected as {uid}" in browser.text(), browser.text()
+    # The menu lists the tenant's applications (those the manifests publish with menu: true).
+    from souverain.model.components import CATALOG
+
+    labels = {
+        (component.name, endpoint.role): endpoint.label
+        for component in CATALOG
+        for endpoint in component.manifest.endpoints
+        if endpoint.menu
+    }
+    menu = [labels[key] for s in tenant.services if (key := (s["component"], s["role"])) in labels]
+    assert "Webmail" in menu
+    for label in menu:
+        assert label in browser.text(), f"{label} is not in the portal's menu"
 
 
 def portal_sign_out(browser: Browser, tenant: Tenant) -> None:

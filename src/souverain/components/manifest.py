@@ -69,6 +69,11 @@ class Endpoint(_Entry):
     media: bool = Field(
         default=False, description="The page may use the camera and microphone (calls)."
     )
+    menu: bool = Field(
+        default=False,
+        description="An application people open: listed in the menu of the tenant's SSO "
+        "portal after they sign in.",
+    )
     links: list[Link] = Field(default_factory=list)
 
     _check_name = field_validator("name")(_check_pattern)

@@ -34,6 +34,7 @@ class Service:
     media: bool = False  # the page may use the camera and microphone
     links: tuple[Link, ...] = ()  # further addresses under it that `info` shows
     served_by: str = ""  # the suite host that serves it; left empty, ``host``
+    menu: bool = False  # listed in the SSO portal's menu of applications
 
     def __post_init__(self) -> None:
         if not self.served_by:
@@ -97,6 +98,7 @@ def tenant_services(suite: Suite, tenant: Tenant) -> list[Service]:
                     endpoint.media,
                     tuple(endpoint.links),
                     served_by=own_host,
+                    menu=endpoint.menu,
                 )
             )
     return services
