@@ -66,7 +66,15 @@ def _skip_in_container(host, what: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["openssh-server", "nftables", "chrony", "auditd", "unattended-upgrades", "ca-certificates"],
+    [
+        "openssh-server",
+        "nftables",
+        "chrony",
+        "auditd",
+        "unattended-upgrades",
+        "needrestart",
+        "ca-certificates",
+    ],
 )
 def test_package_is_installed(host, name):
     assert host.package(name).is_installed
@@ -245,6 +253,28 @@ def test_automatic_updates_install_security_updates_only(host):
     periodic = host.check_output("apt-config dump APT::Periodic")
     assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
     assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+def test_security_updates_have_a_source_that_delivers_them(host):
+    """The origin unattended-upgrades allows is one that apt has really fetched lists from."""
+    policy = host.check_output("apt-cache policy")
+    codename = host.check_output(". /etc/os-release && echo $VERSION_CODENAME")
+    assert f"n={codename}-security,l=Debian-Security" in policy
+    assert f"n={codename}-updates," in policy
+    # A security update the archive lists right now is one unattended-upgrades would take:
+    # the simulation finds its origin allowed (nothing to do on an up-to-date host is fine).
+    dry = host.run("unattended-upgrade --dry-run --debug 2>&1")
+    assert dry.rc == 0, dry.stdout
+    assert "Allowed origins are: origin=Debian,codename=" in dry.stdout
+
+
+def test_needrestart_lists_without_restarting(host):
+    listing = host.run("needrestart -b -r l")
+    assert listing.rc == 0, listing.stderr
+    assert "NEEDRESTART-VER:" in listing.stdout
+    conf = "/etc/needrestart/conf.d/50-souverain.conf"
+    mode = host.check_output(f"perl -e 'our %nrconf; do \"{conf}\"; print $nrconf{{restart}}'")
+    assert mode == "l"
 
 
 KERNEL = {

@@ -96,6 +96,15 @@ class BaseSettings(Strict):
     ] = 365
     journald_max_use: SizeWithUnit = "2G"
     unattended_security_upgrades: bool = True
+    security_archive: WebUrl | None = Field(
+        default=None,
+        description="Where the hosts fetch the release's security suite (<codename>-security). "
+        "By default the base role derives it from the Debian archive each host already uses: "
+        "the last part of its path, debian, becomes debian-security, as Debian's own archive "
+        "lays them out. Name it here for an internal mirror laid out otherwise; a host whose "
+        "archive gives no such path and no value here fails its deploy rather than run "
+        "without security updates.",
+    )
     timezone: TimeZoneName = "Europe/Paris"
     openscap: OpenscapSettings = Field(default_factory=OpenscapSettings)
 
