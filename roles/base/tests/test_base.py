@@ -328,3 +328,94 @@ def test_extra_cas_are_trusted(host):
         path = f"/usr/local/share/ca-certificates/{name}"
         # Verified against the system store alone: it passes only if the CA is in it.
         assert host.run(f"openssl verify -CApath /etc/ssl/certs {path}").rc == 0, name
+
+
+# ---- ANSSI-BP-028 measures (rules OS-13 to OS-20) -----------------------------------------
+
+
+def test_login_shells_create_files_unreadable_by_others(host):
+    created = host.run("bash -lc 'd=$(mktemp -d); touch $d/f; stat -c %a $d/f; rm -r $d; umask'")
+    assert created.rc == 0, created.stderr
+    mode, mask = created.stdout.split()
+    assert (mode, mask) == ("640", "0027")
+
+
+def test_sessions_cannot_dump_core(host):
+    assert host.check_output("ulimit -Hc") == "0"
+    assert host.check_output("bash -c 'ulimit -c unlimited 2>/dev/null || echo refused'") in (
+        "refused",
+        "",
+    )
+
+
+@pytest.mark.parametrize("module", ["usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc"])
+def test_unused_kernel_modules_cannot_load(host, module):
+    # Dry run: modprobe resolves the module's install command without loading anything.
+    # With the install rule, a load runs /bin/false and fails, wherever the module exists.
+    config = host.check_output("modprobe --showconfig")
+    # modprobe spells module names with underscores.
+    assert f"install {module.replace('-', '_')} /bin/false" in config.splitlines()
+    _skip_in_container(host, "loading a kernel module")
+    assert host.run(f"modprobe {module}").rc != 0
+
+
+def test_new_local_accounts_age_and_hash_with_many_rounds(host):
+    # On copies of the account files (--prefix): the host's own accounts, and the integrity
+    # database that covers them, stay untouched.
+    user, probe = "souverain-probe", host.check_output("mktemp -d")
+    prefix = f"--prefix {probe}"
+    try:
+        host.check_output(
+            f"mkdir {probe}/etc && cp -a /etc/passwd /etc/shadow /etc/group /etc/gshadow "
+            f"/etc/login.defs {probe}/etc/"
+        )
+        assert host.run(f"useradd {prefix} --shell /usr/sbin/nologin {user}").rc == 0
+        ageing = host.check_output(f"LC_ALL=C chage {prefix} -l {user}")
+        assert re.search(r"Maximum number of days between password change\s*:\s*365", ageing)
+        assert re.search(r"Minimum number of days between password change\s*:\s*1", ageing)
+        # chpasswd -c SHA512 takes its rounds from login.defs (SHA_CRYPT_*_ROUNDS).
+        assert host.run(f"echo '{user}:Probe-Only-0' | chpasswd {prefix} -c SHA512").rc == 0
+        stored = host.check_output(f"grep '^{user}:' {probe}/etc/shadow").split(":")[1]
+        assert stored.startswith("$6$rounds=65536$"), stored[:20]
+    finally:
+        host.run(f"rm -rf {probe}")
+
+
+def test_ssh_shows_the_legal_banner_before_authentication(host):
+    banner = host.file("/etc/issue.net").content_string
+    assert banner.strip()
+    effective = host.check_output("sshd -T")
+    assert "banner /etc/issue.net" in effective.splitlines()
+    # What a client receives before it authenticates: the server's banner, from a client
+    # that offers no key and only asks for the none method.
+    seen = host.run(
+        "ssh -o BatchMode=yes -o PreferredAuthentications=none -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null -p $(sshd -T | awk '/^port /{print $2; exit}') "
+        "nobody@127.0.0.1 true 2>&1; true"
+    )
+    # The client escapes the banner's non-ASCII bytes on a terminal without UTF-8: compare an
+    # ASCII stretch of each line.
+    for line in banner.strip().splitlines():
+        stretch = max(re.findall(r"[ -~]+", line), key=len)
+        assert stretch in seen.stdout
+
+
+def test_process_accounting_is_on(host):
+    assert host.service("acct").is_enabled
+    _skip_in_container(host, "process accounting (CAP_SYS_PACCT)")
+    assert host.service("acct").is_running
+    assert host.file("/var/log/account/pacct").exists
+
+
+def test_file_integrity_database_matches_the_deployed_files(host):
+    assert host.file("/var/lib/aide/aide.db").exists
+    assert host.service("dailyaidecheck.timer").is_enabled
+    # The deploy wrote the baseline last: nothing has drifted since.
+    check = host.run("aide --config /etc/aide/aide.conf --check")
+    assert check.rc == 0, check.stdout[-2000:]
+
+
+def test_each_session_gets_a_private_temporary_directory(host):
+    tmp = host.check_output("bash -lc 'echo $TMPDIR'")
+    assert tmp.startswith("/tmp/user/")
+    assert host.file(tmp).mode == 0o700
