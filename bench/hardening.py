@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -58,10 +59,15 @@ def on_host(name: str, directory: Path, host: str, command: str) -> subprocess.C
 
 
 def enable_lynis(suite_file: Path) -> None:
+    """components.base.lynis.enabled: true, in the suite.yml `lab up` wrote."""
     text = suite_file.read_text()
-    marker = "  base:\n"
-    if "lynis:" not in text and marker in text:
-        text = text.replace(marker, marker + "    lynis: {enabled: true}\n", 1)
+    commented = "    # lynis: {enabled: true}"
+    if commented in text:
+        text = text.replace(commented, "    lynis: {enabled: true}", 1)
+    elif not re.search(r"^    lynis:", text, flags=re.MULTILINE):
+        text = text.replace("\n  base:\n", "\n  base:\n    lynis: {enabled: true}\n", 1)
+    if not re.search(r"^    lynis: \{enabled: true\}", text, flags=re.MULTILINE):
+        sys.exit(f"could not enable Lynis in {suite_file}")
     suite_file.write_text(text)
 
 
