@@ -102,12 +102,13 @@ class RestorePlan:
 
 
 def _choose(archives: list[dict[str, Any]], archive: str | None, at: str | None) -> str | None:
-    names = [a["name"] for a in archives if not a["name"].endswith(f"+{SAFETY_NOTE}")]
+    every = [a["name"] for a in archives]
+    names = [n for n in every if not n.endswith(f"+{SAFETY_NOTE}")]
     if archive:
-        wanted = [n for n in [a["name"] for a in archives] if n == archive]
-        if not wanted:
-            wanted = [n for n in names if archive_time(n) == archive]
-        return wanted[-1] if wanted else None
+        if archive in every:
+            return archive
+        by_time = [n for n in names if archive_time(n) == archive]
+        return by_time[-1] if by_time else None
     if at:
         names = [n for n in names if archive_time(n) <= at]
     return max(names, key=archive_time) if names else None

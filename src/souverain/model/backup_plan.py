@@ -64,6 +64,7 @@ def database_name(prefix: str, tenant: Tenant) -> str:
 def tenant_parts(suite: Suite, host: str, tenant: Tenant) -> dict[str, ComponentPart]:
     """component -> its part of ``tenant``'s data on ``host`` (components with none left out)."""
     placement = suite.placement
+    enabled = suite.components.enabled_names()
     holds_databases = any(
         host in placement.get(c.name, [])
         for c in CATALOG
@@ -72,7 +73,7 @@ def tenant_parts(suite: Suite, host: str, tenant: Tenant) -> dict[str, Component
     parts: dict[str, ComponentPart] = {}
     for component in CATALOG:
         data = component.manifest.backup
-        if component.name not in suite.components.enabled_names():
+        if component.name not in enabled:
             continue
         if not serves_tenant(suite, component, tenant):
             continue
@@ -136,8 +137,15 @@ def host_plan(suite: Suite, host: str) -> dict[str, Any]:
     }
 
 
-def agents(suite: Suite) -> list[str]:
-    """The hosts that send archives: those carrying a component with data to keep."""
+def agent_plans(suite: Suite) -> dict[str, dict[str, Any]]:
+    """host -> its plan, for the hosts that send archives (those carrying a component with
+    data to keep), in the order of suite.yml."""
     if not suite.components.is_enabled(BACKUP):
-        return []
-    return [host.name for host in suite.hosts if host_plan(suite, host.name)["tenants"]]
+        return {}
+    plans = {host.name: host_plan(suite, host.name) for host in suite.hosts}
+    return {name: plan for name, plan in plans.items() if plan["tenants"]}
+
+
+def agents(suite: Suite) -> list[str]:
+    """The hosts that send archives."""
+    return list(agent_plans(suite))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from souverain.model import backup_plan
 from souverain.model.components import BEHIND_FRONT, CATALOG
 from souverain.model.services import fill, host_fqdn, host_openings, serves_tenant
 from souverain.model.suite import Suite, Tenant
@@ -22,6 +23,7 @@ class Published:
     def __init__(self, suite: Suite) -> None:
         self._suite = suite
         self._databases: dict[str, list[dict[str, Any]]] = {}
+        self._backup: dict[str, dict[str, Any]] = {}
 
     def openings(self, host: str) -> list[dict[str, Any]]:
         """The inbound openings of ``host``: component, proto, port, from."""
@@ -139,20 +141,26 @@ class Published:
     def backup(self, host: str) -> dict[str, Any]:
         """What the backup role does on ``host``: `agent` (its plan: repository, tenants'
         parts) when it holds data, `server` (the agents it accepts) when it keeps the
-        repositories."""
-        from souverain.model import backup_plan
-
+        repositories. Computed once per host (render.yml's `when` and the templates ask again)."""
+        known = self._backup.get(host)
+        if known is not None:
+            return known
         suite = self._suite
         server = backup_plan.repository_host(suite)
-        agents = backup_plan.agents(suite)
-        plan = backup_plan.host_plan(suite, host) if host in agents else None
+        plans = self._backup_plans
         target = suite.host(server) if server else None
-        return {
-            "agent": plan,
-            "server": {"agents": agents} if host == server else None,
+        self._backup[host] = {
+            "agent": plans.get(host),
+            "server": {"agents": list(plans)} if host == server else None,
             "repository_host": server,
             "repository_address": target.address if target else None,
             "repository_port": (target.ssh_port or 22) if target else None,
             "account": backup_plan.ACCOUNT,
             "home": backup_plan.REPOSITORIES_DIR,
         }
+        return self._backup[host]
+
+    @cached_property
+    def _backup_plans(self) -> dict[str, dict[str, Any]]:
+        """host -> its backup agent's plan (the hosts holding data), computed once."""
+        return backup_plan.agent_plans(self._suite)
