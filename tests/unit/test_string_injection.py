@@ -82,6 +82,8 @@ ORDINARY: dict[str, str] = {
     "components.base.openscap.profile": "intermediary",
     "components.pki.mode": "internal",
     "components.pki.acme.directory_url": "https://acme.example.org/directory",
+    "components.base.banner.0": "Access for authorised people only.",
+    "components.base.security_archive": "http://archive.example.org/debian-security",
     "components.pki.acme.email": "admin@acme.example.org",
     "components.pki.organisation": "Organisation Seven",
     "components.directory.suffix": "dc=seven,dc=example,dc=org",

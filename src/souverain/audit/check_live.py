@@ -36,6 +36,20 @@ def run_live_check(ctx: AuditContext, rule: Rule, check: LiveCheck) -> list[Chec
                     )
                 )
                 continue
+        if check.kernel:
+            found = runner.run("systemd-detect-virt --container")
+            kind = found.stdout.strip() if found.exit_status == 0 else ""
+            if kind and kind != "none":
+                results.append(
+                    CheckResult(
+                        "live",
+                        Verdict.NOT_APPLICABLE,
+                        f"{host} is a {kind} container: the kernel, and this measure, are "
+                        "its host's",
+                        host,
+                    )
+                )
+                continue
         if check.probe is not None:
             results += run_probe(ctx, rule, check, host, runner)
             continue

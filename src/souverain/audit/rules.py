@@ -133,6 +133,9 @@ class LiveCheck(_Strict):
     ok_exit: list[int] = Field(default_factory=lambda: [0])
     when: str | None = None
     requires: str | None = None  # a path (shell glob) that must exist on the host, else n/a
+    # A kernel-level measure: on a container sharing its host's kernel, not applicable (the
+    # host's kernel decides), and the evidence says so.
+    kernel: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> LiveCheck:

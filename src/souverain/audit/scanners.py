@@ -15,6 +15,8 @@ an optional extra, never a dependency of souverain:
   where testssl.sh 3.0.8 took 79 s for one HTTPS port: why sslyze was chosen. Ports out of the
   controller's reach (loopback, suite-only firewall openings) are "not checked" with that
   reason; the tls_endpoints probe covers them from the host itself.
+- OpenSCAP and Lynis run on the hosts themselves, from Debian's packages the base role installs
+  when asked (souverain.audit.openscap, souverain.audit.lynis).
 """
 
 from __future__ import annotations
@@ -300,6 +302,18 @@ def _openscap(
     return judge(ctx, host, runner, args)
 
 
+def _lynis_argv() -> list[str] | None:
+    return ["lynis"]  # runs on each host; whether it is there is the host's business
+
+
+def _lynis(
+    argv: list[str], ctx: AuditContext, host: str, runner: HostRunner, args: dict[str, Any]
+) -> CheckResult:
+    from souverain.audit.lynis import judge
+
+    return judge(ctx, host, runner, args)
+
+
 SCANNERS: dict[str, Scanner] = {
     "ssh-audit": Scanner(
         "ssh-audit",
@@ -316,6 +330,12 @@ SCANNERS: dict[str, Scanner] = {
         _openscap_argv,
         _openscap,
     ),
+    "lynis": Scanner(
+        "lynis",
+        "components.base.lynis.enabled: true, then deploy",
+        _lynis_argv,
+        _lynis,
+    ),
 }
 
 
@@ -324,8 +344,8 @@ def availability() -> dict[str, str]:
     result = {}
     for name, scanner in SCANNERS.items():
         argv = scanner.find()
-        if name == "openscap":
-            result[name] = "on each host, when installed there (components.base.openscap)"
+        if name in ("openscap", "lynis"):
+            result[name] = f"on each host, when installed there (components.base.{name})"
             continue
         result[name] = argv[0] if argv else f"not installed ({scanner.install})"
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, create_model, model_validator
+from pydantic import AfterValidator, Field, create_model, model_validator
 
 from souverain.components import default_catalog
 from souverain.model.base import DomainName, IPAddress, Network, Port, Strict
@@ -23,6 +23,7 @@ from souverain.model.strings import (
     SshUrl,
     TimeZoneName,
     WebUrl,
+    display_name,
 )
 
 # The names come from the components' manifests (roles/<name>/component.yml).
@@ -73,6 +74,30 @@ class OpenscapSettings(Strict):
     )
 
 
+class LynisSettings(Strict):
+    """Lynis on the hosts, for `souverain audit --live` (rule OS-21)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Install Debian's lynis on every host, so that `souverain audit --live` "
+        "runs its system audit there and shows its hardening index and warnings. Off by "
+        "default: one more package, and a run takes a minute or two per host.",
+    )
+
+
+BannerLine = Annotated[str, AfterValidator(display_name(120))]
+
+DEFAULT_BANNER = [
+    "Système d'information réservé aux personnes autorisées.",
+    "Les connexions et les actions sont journalisées. Tout accès ou tentative d'accès",
+    "non autorisé est passible de poursuites (articles 323-1 et suivants du Code pénal).",
+    # For administrators who do not read French, and for scanners (Lynis) that look for
+    # English words in a banner.
+    "Restricted system: authorised users only. Connections and actions are logged and",
+    "monitored; unauthorised access is prohibited and prosecuted under French criminal law.",
+]
+
+
 @settings_of("base")
 class BaseSettings(Strict):
     """Every host: SSH, firewall, time, logs, updates, kernel hardening."""
@@ -98,8 +123,27 @@ class BaseSettings(Strict):
     ] = 365
     journald_max_use: SizeWithUnit = "2G"
     unattended_security_upgrades: bool = True
+    security_archive: WebUrl | None = Field(
+        default=None,
+        description="Where the hosts fetch the release's security suite (<codename>-security). "
+        "By default the base role derives it from the Debian archive each host already uses: "
+        "the last part of its path, debian, becomes debian-security, as Debian's own archive "
+        "lays them out. Name it here for an internal mirror laid out otherwise; a host whose "
+        "archive gives no such path and no value here fails its deploy rather than run "
+        "without security updates.",
+    )
     timezone: TimeZoneName = "Europe/Paris"
     openscap: OpenscapSettings = Field(default_factory=OpenscapSettings)
+    lynis: LynisSettings = Field(default_factory=LynisSettings)
+    banner: list[BannerLine] = Field(
+        default_factory=lambda: list(DEFAULT_BANNER),
+        min_length=1,
+        max_length=20,
+        description="The legal notice shown before every login, one item per line: on the "
+        "console (/etc/issue) and by the SSH server before authentication (/etc/issue.net). "
+        "French by default, followed by its English translation; write it in the languages "
+        "of the people who log in.",
+    )
 
 
 @settings_of("proxy")
