@@ -25,3 +25,33 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+class ChangedMeanwhile(Exception):
+    """The file changed between the moment it was read and the moment it is replaced."""
+
+
+def replace_keeping_metadata(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+    """Replace the file at ``path`` atomically, keeping its mode, owner and group.
+
+    A symbolic link is followed: the file it points to is replaced, the link stays. With
+    ``expected``, the file must still hold those bytes (a concurrent edit is not overwritten).
+    """
+    target = path.resolve()
+    status = target.stat()
+    if expected is not None and target.read_bytes() != expected:
+        raise ChangedMeanwhile(str(target))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        created = os.fstat(fd)
+        if (created.st_uid, created.st_gid) != (status.st_uid, status.st_gid):
+            os.fchown(fd, status.st_uid, status.st_gid)  # before the mode: chown clears setuid
+        os.fchmod(fd, status.st_mode & 0o7777)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("souverain.cli.cmd_render:render", "Render every configuration file into build/."),
     "plan": ("souverain.cli.cmd_plan:plan", "Show what a render would change, without writing."),
     "info": ("souverain.cli.cmd_info:info", "List each tenant's services, URLs and hosts."),
+    "tenant": (
+        "souverain.cli.cmd_tenant:tenant",
+        "Add a tenant to suite.yml, list the tenants, show one.",
+    ),
     "lab": (
         "souverain.cli.cmd_lab:lab",
         "Throwaway Debian hosts on this machine, for trying and testing.",

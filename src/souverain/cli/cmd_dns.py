@@ -22,18 +22,14 @@ def dns(ctx: click.Context, tenant_id: str | None, as_json: bool) -> None:
     Reads the secrets store, writes nothing.
     """
     from souverain.dns import DnsContext, tenant_zone
-    from souverain.errors import SecretsError, UsageError
+    from souverain.errors import SecretsError
     from souverain.model.loader import load_suite
     from souverain.secrets import SecretStore
+    from souverain.tenants import find_tenant
 
     deployment = current_deployment(ctx)
     suite = load_suite(deployment.suite_file)
-    tenants = list(suite.tenants)
-    if tenant_id is not None:
-        tenants = [t for t in tenants if t.id == tenant_id]
-        if not tenants:
-            known = ", ".join(t.id for t in suite.tenants)
-            raise UsageError(f"unknown tenant {tenant_id!r}; suite.yml has: {known}")
+    tenants = list(suite.tenants) if tenant_id is None else [find_tenant(suite, tenant_id)]
     notes: list[str] = []
     try:
         store: SecretStore | None = SecretStore.open(deployment)

@@ -26,6 +26,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
     """
     from souverain.model.loader import load_suite
     from souverain.model.services import tenant_services
+    from souverain.tenants.view import services_payload
 
     deployment = current_deployment(ctx)
     suite = load_suite(deployment.suite_file)
@@ -44,61 +45,30 @@ def info(ctx: click.Context, as_json: bool) -> None:
             for host in suite.hosts
         ],
         "tenants": [
-            {
-                "id": tenant.id,
-                "name": tenant.name,
-                "domain": tenant.domain,
-                "services": [
-                    {
-                        "component": service.component,
-                        "role": service.role,
-                        "url": service.url,
-                        "fqdn": service.fqdn,
-                        "port": service.port,
-                        "host": service.host,
-                        "address": suite.host(service.host).address,
-                        "served_by": service.served_by,
-                        "served_by_address": suite.host(service.served_by).address,
-                        **{link.key: f"{service.url}{link.path}" for link in service.links},
-                    }
-                    for service in services_of[tenant.id]
-                ],
-            }
-            for tenant in suite.tenants
+            services_payload(suite, tenant, services_of[tenant.id]) for tenant in suite.tenants
         ],
     }
     if as_json:
         print_json(payload)
         return
-    from rich.table import Table
+    from rich.markup import escape
+
+    from souverain.cli.tables import hosts_table, services_table, tenant_title
 
     out = console()
-    hosts = Table(title=f"Suite {suite.name}: hosts", title_justify="left")
-    for column in ("host", "address", "components"):
-        hosts.add_column(column)
-    for host in payload["hosts"]:
-        hosts.add_row(host["name"], host["address"], ", ".join(host["components"]))
-    out.print(hosts)
+    out.print(hosts_table(f"Suite {suite.name}: hosts", payload["hosts"]))
     forwarded = [
         service for services in services_of.values() for service in services if service.forwarded
     ]
     for tenant in payload["tenants"]:
-        table = Table(title=f"Tenant {tenant['id']} ({tenant['name']})", title_justify="left")
-        table.add_column("component")
-        table.add_column("service")
-        # On a narrow terminal a URL folds onto the next line rather than losing its end.
-        table.add_column("endpoint", overflow="fold")
-        table.add_column("host → served by" if forwarded else "host")
-        for service, endpoint in zip(tenant["services"], services_of[tenant["id"]], strict=True):
-            table.add_row(
-                service["component"],
-                service["role"],
-                service["url"],
-                where(service),
+        out.print(
+            services_table(
+                tenant_title(tenant),
+                tenant["services"],
+                services_of[tenant["id"]],
+                forwarded=bool(forwarded),
             )
-            for link in endpoint.links:
-                table.add_row("", link.label, service[link.key], "")
-        out.print(table)
+        )
     if forwarded:
         front = forwarded[0].host
         out.print(
@@ -106,16 +76,10 @@ def info(ctx: click.Context, as_json: bool) -> None:
             f"names resolve to {front}) and passes them on to the host that serves them."
         )
     if payload["ca_certificate"]:
-        out.print(f"Users and browsers must trust the suite's CA: {payload['ca_certificate']}")
+        out.print(
+            f"Users and browsers must trust the suite's CA: {escape(payload['ca_certificate'])}"
+        )
     out.print(
         "Names resolve once the records of `souverain dns` are in your zone "
         "(or in /etc/hosts for a lab)."
     )
-
-
-def where(service: dict[str, Any]) -> str:
-    """The host column: the host that receives the service, and the one serving it if another."""
-    received = f"{service['host']} ({service['address']})"
-    if service["served_by"] == service["host"]:
-        return received
-    return f"{received} → {service['served_by']}"

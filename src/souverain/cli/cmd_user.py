@@ -53,7 +53,7 @@ def user() -> None:
 def _check_tenant(ctx: click.Context, tenant_id: str) -> None:
     """Fail early, before anything else is checked, when the tenant does not exist."""
     from souverain.model.loader import load_suite
-    from souverain.users.directory import find_tenant
+    from souverain.tenants import find_tenant
 
     find_tenant(load_suite(current_deployment(ctx).suite_file), tenant_id)
 
@@ -62,7 +62,8 @@ def _check_tenant(ctx: click.Context, tenant_id: str) -> None:
 def _open(ctx: click.Context, tenant_id: str) -> Iterator[tuple[Suite, Directory]]:
     from souverain.model.loader import load_suite
     from souverain.secrets import SecretStore
-    from souverain.users.directory import ADMIN_SECRET, Target, connect, find_tenant
+    from souverain.tenants import find_tenant
+    from souverain.users.directory import ADMIN_SECRET, Target, connect
 
     deployment = current_deployment(ctx)
     suite = load_suite(deployment.suite_file)

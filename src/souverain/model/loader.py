@@ -17,11 +17,23 @@ from souverain.model.yamlsource import SourceMap, format_path, load_yaml
 
 Loc = tuple[str | int, ...]
 
-__all__ = ["check_files", "format_path", "load_suite", "parse_suite"]
+__all__ = [
+    "check_files",
+    "format_path",
+    "load_suite",
+    "load_suite_text",
+    "parse_suite",
+    "read_suite_text",
+]
 
 
 def load_suite(path: Path) -> Suite:
     """Read and validate suite.yml; raise ConfigError listing every problem found."""
+    return load_suite_text(path, read_suite_text(path))
+
+
+def read_suite_text(path: Path) -> str:
+    """suite.yml's text, or a ConfigError saying why it cannot be read."""
     display = str(path)
     try:
         raw = path.read_bytes()
@@ -32,9 +44,14 @@ def load_suite(path: Path) -> Suite:
     except OSError as error:
         raise ConfigError([Problem(f"cannot read the file: {error.strerror}", display)]) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError([_not_utf8(raw, error, display)]) from None
+
+
+def load_suite_text(path: Path, text: str) -> Suite:
+    """Validate ``text`` as the content of suite.yml at ``path`` (files it names included)."""
+    display = str(path)
     suite = parse_suite(text, display)
     check_files(suite, path.parent, display)
     return suite

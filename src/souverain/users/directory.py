@@ -16,7 +16,7 @@ from typing import Any
 
 from souverain.deployment import Deployment
 from souverain.errors import EXIT_DEPLOY_FAILED, SouverainError, UsageError
-from souverain.model.suite import Suite, Tenant
+from souverain.model.suite import Suite
 from souverain.users.people import Person
 
 ADMIN_SECRET = "directory/admin"
@@ -36,14 +36,6 @@ class DirectoryUnavailable(SouverainError):
 def host_certificate_name(suite: Suite, host: str) -> str:
     """The DNS name in a host's certificate (see render/engine.py, _host_fqdn)."""
     return f"{host}.{suite.name}.internal"
-
-
-def find_tenant(suite: Suite, tenant_id: str) -> Tenant:
-    for tenant in suite.tenants:
-        if tenant.id == tenant_id:
-            return tenant
-    known = ", ".join(t.id for t in suite.tenants)
-    raise UsageError(f"unknown tenant {tenant_id!r}; suite.yml has: {known}")
 
 
 @dataclass(frozen=True)
