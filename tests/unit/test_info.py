@@ -107,3 +107,12 @@ def test_piped_table_keeps_urls_and_hosts_whole(tmp_path: Path, souverain, monke
     assert result.code == 0, result.err
     url = "https://drive.communaute-de-communes.departement.example.org/"
     assert "front (192.0.2.10) → apps" in row(result.out, url)
+
+
+def test_a_name_that_looks_like_rich_markup_is_printed_as_written(deployment_dir: Path, souverain):
+    """A tenant named with square brackets made `info` fail (rich read '[/b]' as a tag)."""
+    suite = deployment_dir / "suite.yml"
+    suite.write_text(suite.read_text().replace('name: "Acme"', 'name: "Acme [/b] [red]x"', 1))
+    result = souverain("-C", str(deployment_dir), "info")
+    assert result.code == 0, result.err
+    assert "Tenant acme (Acme [/b] [red]x)" in result.out

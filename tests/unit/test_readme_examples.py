@@ -2,12 +2,14 @@
 
 The suite.yml example must validate as a whole and its hosts be what `init --layout split`
 writes; the excerpt of a component manifest must be a valid manifest and say what the real
-one says (every entry it shows is in the real file).
+one says (every entry it shows is in the real file); the tenant example runs against a suite
+made by `souverain init` and adds the lines the README shows.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -23,6 +25,11 @@ BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 def yaml_blocks() -> list[str]:
     return BLOCK.findall((PROJECT / "README.md").read_text())
+
+
+def blocks(language: str) -> list[str]:
+    pattern = re.compile(rf"^```{language}\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    return pattern.findall((PROJECT / "README.md").read_text())
 
 
 def test_the_readme_has_its_examples():
@@ -94,3 +101,25 @@ def test_the_readme_backup_example_adds_to_the_readme_suite(tmp_path: Path):
     loaded = load_suite(path)
     assert loaded.listed_placement["backup"] == ["vault"]
     assert loaded.placement["backup"] == ["front", "mail", "data", "apps", "vault"]
+
+
+def test_the_readme_tenant_example_adds_the_lines_it_shows(tmp_path: Path, souverain):
+    """`souverain tenant add ...` as the README writes it, on a suite `init` made; the lines
+    it adds are the README's; the next command is `souverain deploy` (not run here)."""
+    from souverain.cli import COMMANDS
+    from souverain.scaffold import init_deployment
+    from tests.unit.textdiff import added_lines
+
+    [commands] = [block for block in blocks("sh") if "souverain tenant add" in block]
+    [shown] = [block for block in blocks("text") if "- id: mairie-b" in block]
+    add, deploy = [shlex.split(line) for line in commands.splitlines()]
+    assert add[:3] == ["souverain", "tenant", "add"]
+    assert deploy == ["souverain", "deploy"] and "deploy" in COMMANDS
+    deployment = init_deployment(tmp_path / "d", domain="mairie-exemple.fr", name="mairie")
+    before = deployment.suite_file.read_text()
+    result = souverain("-C", str(deployment.root), *add[1:])
+    assert result.code == 0, result.err
+    assert "".join(added_lines(before, deployment.suite_file.read_text())) == shown
+    suite = load_suite(deployment.suite_file)
+    assert suite.tenant_components(suite.tenants[-1]) == ["mail", "drive"]
+    assert "souverain deploy" in result.out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from souverain.model.yamledit import (
     dump_round_trip,
     load_round_trip,
 )
+from tests.unit.textdiff import added_lines
 
 ENTRY = {"id": "beta", "name": "Beta", "domain": "beta.example.org", "quotas": {"mail_mb": 4096}}
 
@@ -38,17 +38,6 @@ tenants:   # the organisations
 components: {}
 # the end
 """
-
-
-def added_lines(before: str, after: str) -> list[str]:
-    """The lines ``after`` adds to ``before``; fails if it changes or removes any."""
-    matcher = difflib.SequenceMatcher(a=before.splitlines(True), b=after.splitlines(True))
-    added = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        assert tag in ("equal", "insert"), (tag, before.splitlines()[i1:i2])
-        if tag == "insert":
-            added += after.splitlines(True)[j1:j2]
-    return added
 
 
 def test_the_scaffolded_suite_reads_and_writes_back_byte_for_byte(deployment_dir: Path):

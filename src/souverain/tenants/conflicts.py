@@ -61,12 +61,12 @@ def conflicts(suite: Suite, source: SourceMap, request: TenantRequest) -> list[P
     enabled = set(suite.components.enabled_names())
     for component in new.components or []:
         if component not in enabled:
-            loc = ("components", component)
+            loc = ("components", component, "enabled")
             problems.append(
                 _at(
                     source,
                     loc,
-                    f"{component} is disabled suite-wide (components.{component} at "
+                    f"{component} is disabled suite-wide (components.{component}.enabled at "
                     f"{_where(source, loc)})",
                     f"enable it there first, or leave out --component {component}",
                 )

@@ -112,6 +112,11 @@ def _option_of(loc: tuple[str | int, ...]) -> str:
     return option
 
 
+def _message(item: Any) -> str:
+    message = str(item["msg"]).removeprefix("Value error, ")
+    return message if "(got " in message else f"{message} (got {item['input']!r})"
+
+
 def parse_request(
     tenant_id: str,
     *,
@@ -140,10 +145,7 @@ def parse_request(
     except ValidationError as error:
         raise ConfigError(
             [
-                _problem(
-                    str(item["msg"]).removeprefix("Value error, ") + f" (got {item['input']!r})",
-                    _option_of(tuple(item["loc"])),
-                )
+                _problem(_message(item), _option_of(tuple(item["loc"])))
                 for item in error.errors(include_url=False)
             ]
         ) from None
