@@ -144,3 +144,23 @@ def test_an_entry_whose_insertion_would_change_other_data_is_refused():
     with pytest.raises(LayoutRefused) as refused:
         append_to_block_list(text, ("tenants",), {"id": "b"})
     assert "cleanly" in refused.value.message
+
+
+def test_a_last_entry_in_flow_style_gets_a_flow_entry():
+    text = "tenants:\n  - {id: a, name: A}\n"
+    result = append_to_block_list(text, ("tenants",), {"id": "b", "name": "B"})
+    assert result.text == "tenants:\n  - {id: a, name: A}\n  - {id: b, name: B}\n"
+
+
+def test_a_replacement_keeps_mode_and_refuses_a_file_changed_meanwhile(tmp_path: Path):
+    from souverain.fsutil import ChangedMeanwhile, replace_keeping_metadata
+
+    path = tmp_path / "suite.yml"
+    path.write_text("a: 1\n")
+    path.chmod(0o600)
+    with pytest.raises(ChangedMeanwhile):
+        replace_keeping_metadata(path, b"a: 2\n", expected=b"a: 0\n")
+    assert path.read_text() == "a: 1\n"
+    replace_keeping_metadata(path, b"a: 2\n", expected=b"a: 1\n")
+    assert path.read_text() == "a: 2\n" and path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["suite.yml"]
