@@ -201,8 +201,11 @@ def test_submission_refuses_a_header_from_of_the_other_tenant(lab, tenants):
     client = submission(lab, mine)
     try:
         mail = message(theirs.address(UID), mine.address("ugo"), mine.domain)
-        with pytest.raises(smtplib.SMTPException):
+        with pytest.raises(smtplib.SMTPDataError) as refused:
             client.send_message(mail, from_addr=mine.address(UID))
+        assert "not the authenticated sender" in str(refused.value), refused.value
+        # Their own address in both is accepted.
+        client.send_message(message(mine.address(UID), mine.address("ugo"), mine.domain))
     finally:
         client.close()
 
