@@ -305,9 +305,9 @@ def test_a_homeservers_user_cannot_read_the_other_tenants_files(lab, tenants):
 def test_each_homeserver_runs_as_its_tenants_user(lab, tenants):
     for tenant in tenants:
         unit = f"souverain-synapse@{tenant.id}.service"
-        found = lab.ssh(
-            chat_host(lab), f"ps -o user=,group= -p $(systemctl show -p MainPID --value {unit})"
-        )
+        # Wide columns: ps shows a longer name than its default width as "mx-seco+".
+        pid = f"$(systemctl show -p MainPID --value {unit})"
+        found = lab.ssh(chat_host(lab), f"ps -o user:32=,group:32= -p {pid}")
         assert found.stdout.split() == [f"{PREFIX}{tenant.id}", "www-data"], found
 
 

@@ -127,7 +127,8 @@ def test_media_store_is_private(host):
 def test_each_homeserver_runs_as_its_tenants_own_user(host):
     for name in tenants(host):
         pid = host.run(f"systemctl show -p MainPID --value souverain-synapse@{name}").stdout
-        owner = host.run(f"ps -o user=,group= -p {pid.strip()}").stdout.split()
+        # Wide columns: ps shows a longer name than its default width as "mx-seco+".
+        owner = host.run(f"ps -o user:32=,group:32= -p {pid.strip()}").stdout.split()
         assert owner == [f"{PREFIX}{name}", "www-data"]
 
 
