@@ -169,12 +169,14 @@ def init_deployment(
             f"{deployment.suite_file} already exists; nothing was changed",
             hint="edit it, or choose another directory",
         )
+    from souverain.model.base import TENANT_ID_MAX
+
     env = _environment()
     suite = suite_yaml(
         name=name,
         hosts=list(LAYOUTS[layout]),
         domain=domain,
-        tenant_id=domain.split(".")[0][:32].strip("-") or "org",
+        tenant_id=domain.split(".")[0][:TENANT_ID_MAX].strip("-") or "org",
         tenant_name=domain.split(".")[0].capitalize(),
         provider="on-premises",
         country="FR",

@@ -211,3 +211,66 @@ def start_lab(require_lab: None) -> Callable[[str, Path, int], RunningLab]:
 @pytest.fixture(scope="session")
 def lab_deployment(lab_session: RunningLab) -> Path:
     return lab_session.directory
+
+
+@pytest.fixture(scope="session")
+def suite_deployed(lab_session: RunningLab) -> RunningLab:
+    """The session lab with the whole suite deployed (`souverain deploy`), once per session
+    for the modules that need every component of both tenants."""
+    import time
+
+    started = time.monotonic()
+    result = souverain("-C", str(lab_session.directory), "deploy", "--json", timeout=3600)
+    assert result.returncode == 0, f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}"
+    print(f"suite deployed in {time.monotonic() - started:.0f} s")
+    return lab_session
+
+
+@dataclass
+class TenantView:
+    """One tenant as its people's clients see it: its names, the addresses serving them (from
+    `souverain info`), and people added for the session with their passwords."""
+
+    id: str
+    domain: str
+    services: dict[str, dict]  # by role: {"fqdn": ..., "address": ...}
+    passwords: dict[str, str]  # uid -> password
+
+    def address(self, uid: str) -> str:
+        return f"{uid}@{self.domain}"
+
+
+TWIN_PEOPLE = ("iris", "ugo")  # the same uids in both tenants, each with their own password
+
+
+@pytest.fixture(scope="session")
+def both_tenants(suite_deployed: RunningLab) -> tuple[TenantView, TenantView]:
+    """The lab's two tenants (the first, and SECOND_TENANT), each with the people TWIN_PEOPLE:
+    the same names on both sides, different passwords, so that a test can try one tenant's
+    credentials on the other's services."""
+    import json
+
+    lab = suite_deployed
+    result = souverain("-C", str(lab.directory), "info", "--json")
+    assert result.returncode == 0, result.stderr
+    views = []
+    for info in json.loads(result.stdout)["tenants"][:2]:
+        view = TenantView(
+            id=info["id"],
+            domain=info["domain"],
+            services={service["role"]: service for service in info["services"]},
+            passwords={},
+        )
+        for uid in TWIN_PEOPLE:
+            souverain("-C", str(lab.directory), "user", "remove", "--tenant", view.id, uid)
+            added = souverain(
+                "-C", str(lab.directory), "user", "add", "--tenant", view.id, uid,
+                "--given-name", uid.capitalize(), "--surname", "Twin",
+                "--email", view.address(uid), "--generate", "--json",
+            )  # fmt: skip
+            assert added.returncode == 0, added.stdout + added.stderr
+            view.passwords[uid] = json.loads(added.stdout)["password"]
+        views.append(view)
+    first, second = views
+    assert second.id == SECOND_TENANT, [view.id for view in views]
+    return first, second

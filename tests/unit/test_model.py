@@ -151,3 +151,25 @@ def test_bad_values_are_located(old, new, path):
     found = problems(MINIMAL.replace(old, new))
     assert [p.path for p in found] == [path]
     assert found[0].line is not None
+
+
+def test_a_tenant_id_leaves_room_for_its_system_users():
+    """mx-<id> (homeserver) and nc-<id> (drive) must fit in the 32 characters useradd takes."""
+    from souverain.model.base import SYSTEM_USER_MAX, TENANT_ID_MAX, TENANT_USER_PREFIX_MAX
+    from souverain.model.components import ChatSettings
+
+    assert len(ChatSettings.user_prefix) <= TENANT_USER_PREFIX_MAX
+    longest = "t" * TENANT_ID_MAX
+    suite = parse_suite(MINIMAL.replace("id: acme", f"id: {longest}"))
+    assert len(ChatSettings.user_prefix + suite.tenants[0].id) <= SYSTEM_USER_MAX
+    assert len(f"nc-{suite.tenants[0].id}") <= SYSTEM_USER_MAX
+    found = problems(MINIMAL.replace("id: acme", f"id: {longest}x"))
+    assert [p.path for p in found] == ["tenants[0].id"]
+    assert "at most 29 characters" in found[0].message
+    assert "mx-<id>" in found[0].message and "32" in found[0].message
+
+
+def test_other_identifiers_keep_their_32_characters():
+    long_name = "h" * 32
+    suite = parse_suite(MINIMAL.replace("name: srv1", f"name: {long_name}"))
+    assert suite.hosts[0].name == long_name

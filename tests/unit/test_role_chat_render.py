@@ -159,6 +159,26 @@ def test_role_variables_name_each_database_and_the_postgresql_host(deployment):
     assert variables["chat_synapse_version"] == "1.163.2"
 
 
+def test_each_homeserver_runs_as_its_tenants_own_user(deployment):
+    """mx-<tenant> runs the tenant's homeserver and alone owns its secrets: the unit, the
+    role's variable and the placed files name the same user."""
+    unit = built(deployment, "/etc/systemd/system/souverain-synapse@.service").decode()
+    assert "\nUser=mx-%i\n" in unit and "\nGroup=www-data\n" in unit
+    [path] = deployment.build_dir.glob("inventory/host_vars/*/souverain.json")
+    variables = json.loads(path.read_text())
+    assert variables["chat_user_prefix"] == "mx-"
+    secrets = [f for f in variables["chat_files"] if f.get("secret")]
+    assert {f["tenant"] for f in secrets} == {"acme", "beta-org"}
+    for item in secrets:
+        assert (item["owner"], item["group"], item["mode"]) == (
+            f"mx-{item['tenant']}",
+            "root",
+            "0600",
+        ), item["dest"]
+    shared = [f for f in variables["chat_files"] if not f.get("secret")]
+    assert {f["owner"] for f in shared} == {"root"}
+
+
 def test_secrets_are_encrypted_and_match_the_store(deployment):
     password = read_password(deployment)
     store = SecretStore.open(deployment)

@@ -226,3 +226,12 @@ def test_mail_role_argument_spec_lists_every_service(deployment):
     services = set(re.findall(r"service: ([a-z-]+)", Path("roles/mail/render.yml").read_text()))
     choices = re.search(r"choices: \[([^\]]+)\]", spec).group(1)
     assert services == {choice.strip() for choice in choices.split(",")}
+
+
+def test_rspamd_refuses_a_header_from_other_than_the_checked_sender(deployment):
+    """Postfix checks that the login owns the envelope sender; rspamd's rule makes the From:
+    header that sender, so no person writes as another tenant's person."""
+    rule = built(deployment, "/etc/rspamd/rspamd.local.lua")
+    assert "task:get_user()" in rule
+    assert "task:get_from('smtp')" in rule and "task:get_from('mime')" in rule
+    assert "set_pre_result('reject'" in rule

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 VENV = "/opt/souverain-synapse/venv"
+PREFIX = "mx-"  # each homeserver's user is mx-<tenant> (ChatSettings.user_prefix)
 
 
 def tenants(host) -> list[str]:
@@ -73,7 +74,7 @@ def test_homeserver_runs_unprivileged_and_sandboxed(host):
             f"systemctl show {unit} -p User -p NoNewPrivileges -p ProtectSystem "
             "-p PrivateDevices -p CapabilityBoundingSet"
         ).stdout
-        assert "User=souverain-synapse" in shown
+        assert f"User={PREFIX}{name}" in shown
         assert "NoNewPrivileges=yes" in shown
         assert "ProtectSystem=strict" in shown
         assert "PrivateDevices=yes" in shown
@@ -84,11 +85,11 @@ def test_homeserver_runs_unprivileged_and_sandboxed(host):
     "secret",
     ["signing.key", "macaroon_secret_key", "form_secret", "ldap_bind_password", "pgpass"],
 )
-def test_secrets_are_readable_by_synapse_only(host, secret):
+def test_secrets_are_readable_by_the_tenants_homeserver_only(host, secret):
     for name in tenants(host):
         item = host.file(f"/etc/souverain/chat/{name}/{secret}")
         assert item.exists
-        assert item.user == "souverain-synapse" and item.mode == 0o600
+        assert item.user == f"{PREFIX}{name}" and item.mode == 0o600
 
 
 def test_sovereign_defaults_are_in_force(host):
@@ -119,5 +120,41 @@ def test_synapse_parses_its_configuration(host):
 def test_media_store_is_private(host):
     for name in tenants(host):
         media = host.file(f"/var/lib/souverain-synapse/{name}/media")
-        assert media.is_directory and media.user == "souverain-synapse"
+        assert media.is_directory and media.user == f"{PREFIX}{name}"
         assert media.mode == 0o700
+
+
+def test_each_homeserver_runs_as_its_tenants_own_user(host):
+    for name in tenants(host):
+        pid = host.run(f"systemctl show -p MainPID --value souverain-synapse@{name}").stdout
+        # Wide columns: ps shows a longer name than its default width as "mx-seco+".
+        owner = host.run(f"ps -o user:32=,group:32= -p {pid.strip()}").stdout.split()
+        assert owner == [f"{PREFIX}{name}", "www-data"]
+
+
+def as_homeserver(host, tenant: str, command: str):
+    """``command`` with the credentials the unit gives the tenant's homeserver (its user,
+    group www-data and no other group)."""
+    return host.run(
+        f"setpriv --reuid={PREFIX}{tenant} --regid=www-data --clear-groups -- {command}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reader", "path"),
+    [("cat", "/etc/souverain/chat/{}/signing.key"), ("cat", "/etc/souverain/chat/{}/pgpass"),
+     ("ls", "/var/lib/souverain-synapse/{}"), ("ls", "/var/lib/souverain-synapse/{}/media")],
+)  # fmt: skip
+def test_one_homeserver_cannot_read_anothers_files(host, reader, path):
+    """Behaviour, not modes: each tenant's homeserver reads its own key and media store and
+    not those of any other tenant."""
+    names = tenants(host)
+    if len(names) < 2:
+        pytest.skip("one homeserver on this host: nothing to keep apart")
+    for own in names:
+        mine = as_homeserver(host, own, f"{reader} {path.format(own)}")
+        assert mine.rc == 0, f"{PREFIX}{own} cannot read its own {path.format(own)}"
+        for other in names:
+            if other != own:
+                theirs = as_homeserver(host, own, f"{reader} {path.format(other)}")
+                assert theirs.rc != 0, f"{PREFIX}{own} reads {path.format(other)}"

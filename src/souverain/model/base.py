@@ -117,6 +117,25 @@ def _identifier(value: str) -> str:
     return value
 
 
+# Debian's useradd refuses user names longer than 32 characters, and each tenant gets system
+# users named after its id: mx-<id> runs its homeserver, nc-<id> its drive. Three characters of
+# prefix leave 29 for the id.
+SYSTEM_USER_MAX = 32
+TENANT_USER_PREFIX_MAX = 3
+TENANT_ID_MAX = SYSTEM_USER_MAX - TENANT_USER_PREFIX_MAX
+
+
+def _tenant_id(value: str) -> str:
+    value = _identifier(value)
+    if len(value) > TENANT_ID_MAX:
+        raise ValueError(
+            f"a tenant id has at most {TENANT_ID_MAX} characters (this one has {len(value)}): "
+            f"each tenant gets system users named after it, such as mx-<id> for its "
+            f"homeserver, and Debian refuses user names longer than {SYSTEM_USER_MAX}"
+        )
+    return value
+
+
 def _ipv4_or_ipv6(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -139,6 +158,7 @@ def _sha256(value: str) -> str:
 
 DomainName = Annotated[str, AfterValidator(_domain)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
+TenantId = Annotated[str, AfterValidator(_tenant_id)]
 IPAddress = Annotated[str, AfterValidator(_ipv4_or_ipv6)]
 Network = Annotated[str, AfterValidator(_network)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]

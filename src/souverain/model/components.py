@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, create_model, model_validator
 
@@ -285,6 +285,11 @@ class FederationSettings(Strict):
 @settings_of("chat")
 class ChatSettings(Toggle):
     """Matrix Synapse (one per tenant) and Element web."""
+
+    # Not a setting: each tenant's homeserver runs as its own system user, <prefix><tenant id>,
+    # so that one homeserver cannot read another's keys, secrets or media. The tenant id's
+    # length limit (base.TENANT_ID_MAX) leaves room for it.
+    user_prefix: ClassVar[str] = "mx-"
 
     hostname: HostLabel = "matrix"
     element_hostname: HostLabel = "chat"

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from souverain.model import limits
-from souverain.model.base import DomainName, Identifier, IPAddress, Port, Sha256, Strict
+from souverain.model.base import (
+    DomainName,
+    Identifier,
+    IPAddress,
+    Port,
+    Sha256,
+    Strict,
+    TenantId,
+)
 from souverain.model.bounds import GIB_PER_PIB, MIB_PER_TIB, within
 from souverain.model.components import (
     BEHIND_FRONT,
@@ -146,7 +154,7 @@ class Quotas(Strict):
 class Tenant(Strict):
     """One organisation: its domain, users, mailboxes, homeserver, drive and SSO portal."""
 
-    id: Identifier
+    id: TenantId
     name: TenantName
     domain: DomainName
     extra_domains: Annotated[list[DomainName], at_most(limits.EXTRA_DOMAINS)] = Field(

@@ -375,6 +375,7 @@ class Renderer:
         return compiled
 
     def _dest(self, pattern: str, context: dict[str, Any]) -> str:
+        """A file's destination, owner or group: a Jinja pattern when it holds braces."""
         if "{" not in pattern:
             return pattern
         template = self._dest_templates.get(pattern)
@@ -422,8 +423,8 @@ class Renderer:
             component=component,
             tenant=tenant.id if tenant else None,
             mode=spec.mode,
-            owner=spec.owner,
-            group=spec.group,
+            owner=self._dest(spec.owner, context),
+            group=self._dest(spec.group, context),
             service=spec.service,
         )
 

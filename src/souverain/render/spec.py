@@ -4,6 +4,7 @@ files:
   - template: etc/ssh/sshd_config.d/50-souverain.conf.j2   # under the role's templates/
     dest: /etc/ssh/sshd_config.d/50-souverain.conf
     mode: "0644"
+    owner: root           # owner, group and dest may use the context, as in "mx-{{ tenant.id }}"
     service: ssh          # which handler the role notifies for it
     per: host             # host (default) or tenant: one file per tenant served
     secret: false         # true: stored ansible-vault encrypted in build/
