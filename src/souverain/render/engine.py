@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -142,6 +143,33 @@ def _dump(data: dict[str, Any]) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
+# What a secret template's `secret(...)` returns in place of the value: characters from
+# Unicode's private use area, which no string of the model may hold (model/strings.py), so no
+# value from suite.yml can pass for a stand-in.
+_STAND_IN_START, _STAND_IN_END = "\ue000", "\ue001"
+_STAND_IN = re.compile(f"{_STAND_IN_START}([^{_STAND_IN_END}]+){_STAND_IN_END}")
+
+
+def _merge_vars(data: dict[str, Any], part: dict[str, Any], source: str) -> None:
+    """Merge one tenant's variables into a component's: a list extended, a mapping updated,
+    a variable the host template did not set taken as the tenant gives it."""
+    for key, value in part.items():
+        found = data.get(key)
+        if found is None:
+            data[key] = list(value) if isinstance(value, list) else (
+                dict(value) if isinstance(value, dict) else value
+            )
+        elif isinstance(found, list) and isinstance(value, list):
+            found.extend(value)
+        elif isinstance(found, dict) and isinstance(value, dict):
+            found.update(value)
+        else:
+            raise RenderError(
+                f"{source}: {key} must be a list or a mapping to merge per tenant, as the host "
+                "template sets it"
+            )
+
+
 class _OtherTenants:
     """What a per-tenant template gets for `tenants`: reading it is an error (see cache.py)."""
 
@@ -218,91 +246,125 @@ class Renderer:
                 group = f"{host.name}/{component}"
                 placed[component] += self._group(build, group, key, host_files, context)
             if tenant_files:
-                scoped = {**base_context, "suite": _TenantScopedSuite(suite)}
-                scoped["tenants"] = _OtherTenants()
+                scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
-                    key = key_of(
-                        self._suite_but_tenants,
-                        host_key,
-                        component,
-                        tenant.model_dump_json(),
-                        str(suite.tenant_number(tenant.id)),
-                        ",".join(suite.tenant_components(tenant)),
-                    )
+                    key = self._tenant_key(host_key, component, tenant)
                     context = {**scoped, "tenant": tenant}
                     group = f"{host.name}/{component}/{tenant.id}"
                     placed[component] += self._group(build, group, key, tenant_files, context)
             for item in self._generated_files(host, component):
                 build.add(item)
                 placed[component].append(item)
-        vars_key = key_of(self._whole_suite, host_key, "vars")
         host_vars: dict[str, Any] = {"souverain_components": components}
-        host_vars.update(self._vars_group(build, host, components, ordered, vars_key))
+        secret_vars: dict[str, Any] = {}
+        for component in ordered:
+            spec = load_spec(self.roles_dir, component)
+            host_vars.update(self._component_vars(build, host, components, component, host_key))
+            if spec.secret_vars_template or spec.tenant_secret_vars_template:
+                secret_vars.update(
+                    self._component_vars(build, host, components, component, host_key, True)
+                )
         for component, items in placed.items():
             host_vars[f"{component}_files"] = [
                 item.placement() for item in sorted(items, key=lambda item: item.path)
             ]
         build.add(self._plain(host_vars_file(host.name), _dump(host_vars)))
-        secrets_path = host_secret_vars_file(host.name)
-        self._secret_vars_group(build, host, components, ordered, vars_key, secrets_path)
+        build.add(self._secret(host_secret_vars_file(host.name), _dump(self._reveal(secret_vars))))
 
-    def _vars_group(
-        self, build: Build, host: Host, components: list[str], ordered: list[str], key: str
+    # ---- role variables ----------------------------------------------------------------
+
+    def _component_vars(
+        self,
+        build: Build,
+        host: Host,
+        components: list[str],
+        component: str,
+        host_key: str,
+        secret: bool = False,
     ) -> dict[str, Any]:
-        """The role variables of a host: rendered, or as the previous render left them."""
-        name = f"{host.name}/vars"
+        """One component's role variables on a host: its host template's, then each tenant's
+        fragment merged in, in the suite's order (a list extended, a mapping updated).
+
+        Each part is a group of its own, reused while its key holds: a component whose tenant
+        variables come from fragments renders its host template without the tenant list, so
+        adding or changing a tenant renders that tenant's fragment and nothing else. Secret
+        variables are kept with stand-ins for the values (see `_reveal`): the index never
+        holds a value, and an edited value is picked up without rendering anything again.
+        """
+        spec = load_spec(self.roles_dir, component)
+        host_template = spec.secret_vars_template if secret else spec.vars_template
+        tenant_template = spec.tenant_secret_vars_template if secret else spec.tenant_vars_template
+        kind = "secret-vars" if secret else "vars"
+        base_context = self._context(host, components, component)
+        data: dict[str, Any] = {}
+        if host_template:
+            if tenant_template:
+                key = key_of(self._suite_but_tenants, host_key, component, kind)
+                context = self._scoped(base_context)
+            else:
+                key = key_of(self._whole_suite, host_key, component, kind)
+                context = {**base_context, "tenant": None}
+            name = f"{host.name}/{component}/{kind}"
+            data = self._vars_part(build, name, key, component, host_template, context, secret)
+        if tenant_template:
+            scoped = self._scoped(base_context)
+            for tenant in base_context["tenants"]:
+                key = key_of(self._tenant_key(host_key, component, tenant), kind)
+                name = f"{host.name}/{component}/{tenant.id}/{kind}"
+                context = {**scoped, "tenant": tenant}
+                part = self._vars_part(build, name, key, component, tenant_template, context, secret)
+                _merge_vars(data, part, f"{component}/templates/{tenant_template}")
+        return data
+
+    def _vars_part(
+        self,
+        build: Build,
+        name: str,
+        key: str,
+        component: str,
+        template: str,
+        context: dict[str, Any],
+        secret: bool,
+    ) -> dict[str, Any]:
+        """The variables one template renders, or as the previous render left them."""
         record = self.index.reusable(name, key, self._secret_digest)
         if record is not None and record.data is not None:
             build.reused += 1
             build.groups[name] = record
             return record.data
         used: set[str] = set()
-        data = self._host_vars(host, components, ordered, "vars_template", used)
+        data = self._render_vars(component, template, context, used, secret)
         names = sorted(used)
-        record = GroupRecord(key, self._secret_digest.of(names), names, [], data)
-        build.groups[name] = record
+        build.groups[name] = GroupRecord(key, self._secret_digest.of(names), names, [], data)
         return data
 
-    def _host_vars(
-        self,
-        host: Host,
-        components: list[str],
-        ordered: list[str],
-        which: Literal["vars_template", "secret_vars_template"],
-        used: set[str],
-    ) -> dict[str, Any]:
-        """Every component's variables of one kind, merged; secrets asked for go in ``used``."""
-        data: dict[str, Any] = {}
-        for component in ordered:
-            template = getattr(load_spec(self.roles_dir, component), which)
-            if template:
-                context = self._context(host, components, component)
-                data.update(self._render_vars(component, template, context, used))
+    def _reveal(self, data: Any) -> Any:
+        """``data`` with each secret's stand-in replaced by its value."""
+        if isinstance(data, str):
+            if _STAND_IN_START not in data:
+                return data
+            return _STAND_IN.sub(lambda found: self.materials.secrets.get(found[1]), data)
+        if isinstance(data, dict):
+            return {key: self._reveal(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [self._reveal(value) for value in data]
         return data
 
-    def _secret_vars_group(
-        self,
-        build: Build,
-        host: Host,
-        components: list[str],
-        ordered: list[str],
-        key: str,
-        path: str,
-    ) -> None:
-        """The secret role variables of a host, one vault-encrypted file."""
-        name = f"{host.name}/secret-vars"
-        record = self.index.reusable(name, key, self._secret_digest)
-        if record is not None:
-            build.reused += 1
-            item = self._reused(record.files[0])
-        else:
-            used: set[str] = set()
-            data = self._host_vars(host, components, ordered, "secret_vars_template", used)
-            item = self._secret(path, _dump(data))
-            names = sorted(used)
-            record = GroupRecord(key, self._secret_digest.of(names), names, [item.index_entry()])
-        build.groups[name] = record
-        build.add(item)
+    def _scoped(self, context: dict[str, Any]) -> dict[str, Any]:
+        """A context without the other tenants (what per-tenant templates are given)."""
+        return {**context, "suite": _TenantScopedSuite(self.suite), "tenants": _OtherTenants()}
+
+    def _tenant_key(self, host_key: str, component: str, tenant: Tenant) -> str:
+        """Everything a per-tenant template can read, for one tenant (see cache.py)."""
+        suite = self.suite
+        return key_of(
+            self._suite_but_tenants,
+            host_key,
+            component,
+            tenant.model_dump_json(),
+            str(suite.tenant_number(tenant.id)),
+            ",".join(suite.tenant_components(tenant)),
+        )
 
     def _group(
         self,
@@ -518,17 +580,28 @@ class Renderer:
         return items
 
     def _render_vars(
-        self, component: str, template: str, context: dict[str, Any], used: set[str]
-    ) -> dict:
-        name = f"{component}/templates/{template}"
-        secret = context["secret"]
+        self, component: str, template: str, context: dict[str, Any], used: set[str], secret: bool
+    ) -> dict[str, Any]:
+        """The variables ``template`` renders; names of the secrets it asks for go in ``used``.
 
-        def tracked_secret(secret_name: str, *args: Any, **kwargs: Any) -> str:
+        In a secret template, `secret(...)` makes the value if it is new and returns a
+        stand-in for it (`_reveal` puts the value in): use it as it is, not transformed.
+        """
+        name = f"{component}/templates/{template}"
+        make_secret = context["secret"]
+
+        def stand_in(secret_name: str, *args: Any, **kwargs: Any) -> str:
+            if not secret:
+                raise RenderError(
+                    f"{name} uses the secret {secret_name!r}: role variables are stored in "
+                    "clear; ask for it in the secret variables template instead"
+                )
             used.add(secret_name)
-            return secret(secret_name, *args, **kwargs)
+            make_secret(secret_name, *args, **kwargs)
+            return f"{_STAND_IN_START}{secret_name}{_STAND_IN_END}"
 
         try:
-            text = self.env.get_template(name).render({**context, "secret": tracked_secret})
+            text = self.env.get_template(name).render({**context, "secret": stand_in})
         except jinja2.TemplateError as error:
             raise RenderError(f"{name}: {error}") from None
         try:

@@ -11,6 +11,13 @@ files:
     when: "'mail' in host_components"   # optional Jinja expression
 vars_template: vars.yml.j2          # optional: role variables (YAML, or JSON if .json.j2)
 secret_vars_template: secrets.yml.j2  # optional: the same, stored vault-encrypted
+tenant_vars_template: tenant_vars.json.j2  # optional: each tenant's part of the variables
+tenant_secret_vars_template: tenant_secrets.json.j2  # optional: the same, secret
+
+A tenant part is rendered once per tenant the component serves, seeing that tenant only, and
+merged into the host template's variables in the suite's order (a list extended, a mapping
+updated). With a tenant part, the host template is rendered without the tenant list: adding or
+changing one tenant then renders that tenant's part, not every tenant's (design §6).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class RenderSpec(BaseModel):
     files: list[FileSpec] = Field(default_factory=list)
     vars_template: str | None = None
     secret_vars_template: str | None = None
+    tenant_vars_template: str | None = None
+    tenant_secret_vars_template: str | None = None
 
 
 @cache
