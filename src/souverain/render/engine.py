@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 import yaml
@@ -156,8 +156,10 @@ def _merge_vars(data: dict[str, Any], part: dict[str, Any], source: str) -> None
     for key, value in part.items():
         found = data.get(key)
         if found is None:
-            data[key] = list(value) if isinstance(value, list) else (
-                dict(value) if isinstance(value, dict) else value
+            data[key] = (
+                list(value)
+                if isinstance(value, list)
+                else (dict(value) if isinstance(value, dict) else value)
             )
         elif isinstance(found, list) and isinstance(value, list):
             found.extend(value)
@@ -312,7 +314,9 @@ class Renderer:
                 key = key_of(self._tenant_key(host_key, component, tenant), kind)
                 name = f"{host.name}/{component}/{tenant.id}/{kind}"
                 context = {**scoped, "tenant": tenant}
-                part = self._vars_part(build, name, key, component, tenant_template, context, secret)
+                part = self._vars_part(
+                    build, name, key, component, tenant_template, context, secret
+                )
                 _merge_vars(data, part, f"{component}/templates/{tenant_template}")
         return data
 
