@@ -75,7 +75,7 @@ e2e: test-setup
 
 # pytest exits 5 when it collected no test: make fails then, as on any non-zero status.
 test: test-setup lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --durations=25
 
 demo: setup
 	$(BIN)/souverain lab up --name $(DEMO_LAB) --dir $(DEMO_DIR)

@@ -117,6 +117,27 @@ class RunningLab:
         ]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
+    def journals_of(self, failure: str, lines: int = 40) -> str:
+        """The journal tail, on every host, of each systemd unit a failed deploy's output
+        names (``failure``): what a person reading a CI log needs to see why it did not start.
+        The unit may have been restarted by systemd since: its journal still holds the
+        failed start."""
+        import re
+
+        units = sorted(set(re.findall(r"[\w@.-]+\.(?:service|socket|timer)", failure)))
+        if not units:
+            return ""
+        selectors = " ".join(f"-u {unit}" for unit in units)
+        report = []
+        for host, _ in self.hosts:
+            command = f"journalctl --no-pager -o short-precise -n {lines} {selectors}"
+            try:
+                shown = self.ssh(host, command, timeout=120).stdout
+            except subprocess.TimeoutExpired:
+                shown = "(no answer within 120 s)"
+            report.append(f"--- {host}: journal of {', '.join(units)}\n{shown}")
+        return "\n".join(report)
+
 
 def lab_up(name: str, directory: Path, hosts: int) -> RunningLab:
     result = souverain("lab", "up", "--name", name, "--hosts", str(hosts), "--dir",
@@ -221,7 +242,9 @@ def suite_deployed(lab_session: RunningLab) -> RunningLab:
 
     started = time.monotonic()
     result = souverain("-C", str(lab_session.directory), "deploy", "--json", timeout=3600)
-    assert result.returncode == 0, f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}"
+    if result.returncode != 0:
+        journals = lab_session.journals_of(result.stdout)
+        pytest.fail(f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}\n{journals}")
     print(f"suite deployed in {time.monotonic() - started:.0f} s")
     return lab_session
 

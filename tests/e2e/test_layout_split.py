@@ -89,7 +89,9 @@ def deploy(lab: RunningLab) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
     result = souverain("-C", str(lab.directory), "deploy", "--json", timeout=3600)
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}"
+    if result.returncode != 0:
+        journals = lab.journals_of(result.stdout)
+        pytest.fail(f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}\n{journals}")
     return json.loads(result.stdout), elapsed
 
 
