@@ -49,3 +49,34 @@ def test_remove_refuses_contradictory_options(souverain, deployment_dir: Path):
         "--disable-only", "--purge",
     )  # fmt: skip
     assert outcome.code == 2
+
+
+def test_list_shows_names_with_rich_markup_as_written(souverain, deployment_dir: Path, monkeypatch):
+    """A person's name is data: `[/b]` or `[bold]` in it is printed, never read as markup (an
+    unbalanced closing tag made rich raise, and `user list` crash)."""
+    from contextlib import contextmanager
+
+    from souverain.cli import cmd_user
+    from souverain.users.people import Person
+
+    people = [
+        Person("ada", "Ada [/b]", "[bold]Lovelace", "ada@example.org", ("[/]staff",)),
+        Person("noel", "Noël", "Martin", "noel@example.org", locked=True),
+    ]
+
+    class Directory:
+        def people(self, tenant: str) -> list[Person]:
+            assert tenant == "acme"
+            return people
+
+    @contextmanager
+    def fake_open(_ctx, _tenant):
+        yield None, Directory()
+
+    monkeypatch.setattr(cmd_user, "_open", fake_open)
+    monkeypatch.setenv("COLUMNS", "200")
+    outcome = souverain("-C", str(deployment_dir), "user", "list", "--tenant", "acme")
+    assert outcome.code == 0, outcome.err
+    assert "Ada [/b] [bold]Lovelace" in outcome.out
+    assert "[/]staff" in outcome.out
+    assert "disabled" in outcome.out

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.markup import escape
 
 from souverain.cli.cmd_deploy import exit_with
 from souverain.cli.common import console, current_deployment, json_option, print_json
@@ -34,7 +35,7 @@ def _say(as_json: bool) -> Any:
 
     def say(message: str) -> None:
         if not as_json:
-            out.print(f"[dim]{message}[/]")
+            out.print(message, style="dim", markup=False, highlight=False)
 
     return say
 
@@ -50,7 +51,7 @@ def _show_failures(results: list[AgentResult]) -> None:
     out = console()
     for result in results:
         if not result.ok:
-            out.print(f"[bold red]{result.host}[/]: {result.problem()}")
+            out.print(f"[bold red]{result.host}[/]: {escape(result.problem())}")
 
 
 @backup.command("run")
@@ -82,7 +83,7 @@ def run(
         for result in results:
             for tenant, archive in (result.report.get("archives") or {}).items():
                 table.add_row(
-                    result.host, tenant, archive["name"], str(archive["files"]),
+                    result.host, tenant, escape(archive["name"]), str(archive["files"]),
                     _size(archive["deduplicated_size"]), str(archive["seconds"]),
                 )  # fmt: skip
         console().print(table)
@@ -128,7 +129,7 @@ def list_command(ctx: click.Context, tenant: str | None, as_json: bool) -> None:
             )
             for name, archives in (result.report.get("tenants") or {}).items():
                 latest = archives[-1]["name"] if archives else "none"
-                table.add_row(result.host, name, str(len(archives)), latest, last_text)
+                table.add_row(result.host, name, str(len(archives)), escape(latest), last_text)
         console().print(table)
         _show_failures(results)
     exit_with(0 if summary["ok"] else EXIT_DEPLOY_FAILED)
@@ -233,9 +234,12 @@ def restore_command(
             for plan in plans:
                 out.print(f"Restoring tenant [bold]{plan.tenant}[/] replaces:")
                 for where, what in plan.overwrites.items():
-                    out.print(f"  {where} (from {plan.archives[where]}): {', '.join(what)}")
+                    out.print(
+                        f"  {where} (from {plan.archives[where]}): {', '.join(what)}",
+                        markup=False,
+                    )
                 for where, units in plan.stops.items():
-                    out.print(f"  {where}: stops {', '.join(units)} meanwhile")
+                    out.print(f"  {where}: stops {', '.join(units)} meanwhile", markup=False)
             click.confirm("Go on?", abort=True)
         reports = [restore(agents, plan, say=_say(as_json)) for plan in plans]
     ok = all(report["ok"] for report in reports)
@@ -246,10 +250,11 @@ def restore_command(
         for report in reports:
             for where, restored in report["restored"].items():
                 out.print(
-                    f"{where}: {report['tenant']}: put back {', '.join(restored) or 'nothing'}"
+                    f"{where}: {report['tenant']}: put back {', '.join(restored) or 'nothing'}",
+                    markup=False,
                 )
             for where, problem in report["errors"].items():
-                out.print(f"[bold red]{where}[/]: {problem}")
+                out.print(f"[bold red]{where}[/]: {escape(problem)}")
             if report["ok"]:
                 safety = ", ".join(report["safety"].values())
                 out.print(

@@ -76,9 +76,9 @@ def run_deploy(
         outcome = run_playbook(deployment, options, secrets=secrets, tracker=tracker)
     else:
         state = "written" if outcome_render.written.changed else "unchanged"
-        out.print(f"build {state}: {deployment.build_dir}")
+        out.print(f"build {state}: {deployment.build_dir}", markup=False)
         for component, reason in cover.not_deployable.items():
-            out.print(f"[yellow]{component}: {reason}[/]")
+            out.print(f"{component}: {reason}", style="yellow", markup=False)
         from souverain.runner.ansible_cfg import AnsibleSettings
 
         settings = AnsibleSettings.for_run(mitogen=mitogen)
@@ -96,7 +96,7 @@ def run_deploy(
         out.print(summary_table(tracker))
         for notice in tracker.notices:
             out.print(notice, style="yellow", markup=False)
-        out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}")
+        out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}", markup=False)
     summary = outcome.summary()
     summary["components"] = cover.deployed
     summary["not_deployable"] = cover.not_deployable

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 DEFAULT_NAME = "demo"
 
@@ -84,7 +85,11 @@ def up(
         subnet=subnet,
         boot_timeout=boot_timeout,
     )
-    say = (lambda _line: None) if as_json else (lambda line: console.print(f"[dim]lab:[/] {line}"))
+    say = (
+        (lambda _line: None)
+        if as_json
+        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
+    )
     state = manager.up(request, say=say)
     if as_json:
         click.echo(json.dumps(asdict(state), indent=2))
@@ -112,7 +117,11 @@ def down(ctx: click.Context, name: str | None, directory: Path | None, as_json: 
 
     lab_name = manager.resolve_name(name, _directory(ctx, directory) or Path("."))
     console = _console()
-    say = (lambda _line: None) if as_json else (lambda line: console.print(f"[dim]lab:[/] {line}"))
+    say = (
+        (lambda _line: None)
+        if as_json
+        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
+    )
     removed = manager.down(lab_name, say=say)
     if as_json:
         click.echo(json.dumps({"name": lab_name, "removed": removed}, indent=2))

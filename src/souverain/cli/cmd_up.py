@@ -39,7 +39,7 @@ def up(
     deployment = current_deployment(ctx)
     suite = load_suite(deployment.suite_file)  # ConfigError (exit 2) before anything else
     if not as_json:
-        console().print(f"suite {suite.name} is valid: {len(suite.hosts)} host(s)")
+        console().print(f"suite {suite.name} is valid: {len(suite.hosts)} host(s)", markup=False)
     deployed, status = run_deploy(
         deployment,
         limit=limit,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from rich.markup import escape
 
 from souverain.cli.common import console, current_deployment, json_option, print_json
 
@@ -240,10 +241,10 @@ def list_(ctx: click.Context, tenant: str, as_json: bool) -> None:
         table.add_column(column)
     for person in people:
         table.add_row(
-            person.uid,
-            person.display_name,
-            person.email,
-            ", ".join(person.groups),
+            escape(person.uid),
+            escape(person.display_name),
+            escape(person.email),
+            escape(", ".join(person.groups)),
             "disabled" if person.locked else "active",
         )
     console().print(table)
@@ -368,8 +369,10 @@ def import_(ctx: click.Context, tenant: str, csv_file: Path, as_json: bool) -> N
         for entry in results:
             table.add_row(
                 str(entry["line"]),
-                entry["uid"],
-                entry["status"] if entry["status"] != "failed" else f"failed: {entry['error']}",
+                escape(entry["uid"]),
+                escape(
+                    entry["status"] if entry["status"] != "failed" else f"failed: {entry['error']}"
+                ),
                 entry.get("password", ""),
             )
         console().print(table)

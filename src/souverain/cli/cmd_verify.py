@@ -106,13 +106,13 @@ def run_verification(
         for line in _skip_lines(result):
             out.print(line, style="yellow", markup=False, highlight=False)
     for component, why in outcome.not_deployed.items():
-        out.print(f"[yellow]{component}: {why}[/]")
+        out.print(f"{component}: {why}", style="yellow", markup=False)
     for component, why in outcome.untested.items():
-        out.print(f"[bold red]{component}: {why}[/]")
+        out.print(f"{component}: {why}", style="bold red", markup=False)
     for component, why in outcome.errors.items():
-        out.print(f"[bold red]{component}: tests did not run[/]: {why}")
+        out.print(f"[bold red]{component}: tests did not run[/]: {escape(why)}")
     if junit is not None:
-        out.print(f"JUnit XML: {junit}")
+        out.print(f"JUnit XML: {junit}", markup=False)
     out.print(f"{_closing_line(outcome)} ({outcome.seconds:.1f} s)")
     return summary, status
 
