@@ -23,6 +23,7 @@ class Published:
     def __init__(self, suite: Suite) -> None:
         self._suite = suite
         self._databases: dict[str, list[dict[str, Any]]] = {}
+        self._databases_by_tenant: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._backup: dict[str, dict[str, Any]] = {}
 
     def openings(self, host: str) -> list[dict[str, Any]]:
@@ -116,6 +117,17 @@ class Published:
                     )
         self._databases[host] = databases
         return databases
+
+    def tenant_databases(self, host: str, tenant: str) -> list[dict[str, Any]]:
+        """The databases of one tenant, as `databases` lists them: what a tenant's part of the
+        role variables reads. Grouped once per host."""
+        grouped = self._databases_by_tenant.get(host)
+        if grouped is None:
+            grouped = {}
+            for database in self.databases(host):
+                grouped.setdefault(database["tenant"], []).append(database)
+            self._databases_by_tenant[host] = grouped
+        return grouped.get(tenant, [])
 
     @cached_property
     def redis_databases(self) -> dict[str, int]:

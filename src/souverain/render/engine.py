@@ -307,7 +307,10 @@ class Renderer:
                 key = key_of(self._whole_suite, host_key, component, kind)
                 context = {**base_context, "tenant": None}
             name = f"{host.name}/{component}/{kind}"
-            data = self._vars_part(build, name, key, component, host_template, context, secret)
+            part = self._vars_part(build, name, key, component, host_template, context, secret)
+            # Merged into a new mapping: the part may be the index's record, which the tenant
+            # parts must not extend.
+            _merge_vars(data, part, f"{component}/templates/{host_template}")
         if tenant_template:
             scoped = self._scoped(base_context)
             for tenant in base_context["tenants"]:

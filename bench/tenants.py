@@ -1,0 +1,96 @@
+"""Benchmark: what a hoster waits for when the suite already serves N tenants (design §6).
+
+For N = 10, 100 and 1,000 tenants on one host: the first render (CA, certificates, every
+tenant's secrets and DKIM key), then, each in a fresh process as a hoster runs them,
+`souverain tenant add` of one more tenant, `souverain plan` and `souverain render` of that
+addition, and `plan` and `render` after renaming one tenant. The figures that should not grow
+with N are printed with their ratio to N = 10 (issue 19's target: at most 1.5).
+
+`deploy --tenant` is not measured: souverain has no such command yet.
+
+Prints figures to compare between changes; asserts nothing (these machines are shared).
+Run: .venv/bin/python bench/tenants.py [--tenants 10,100,1000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from render import suite_text  # bench/render.py: the same suites
+from souverain.deployment import Deployment
+from souverain.render.pipeline import render_deployment
+from souverain.secrets import ensure_password_file
+
+STEPS = ("add", "plan added", "render added", "plan renamed", "render renamed")
+
+
+def cli(root: Path, *args: str) -> float:
+    """Seconds `souverain -C root ARGS` takes, in a process of its own (as a hoster runs it)."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "souverain", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def one_round(root: Path, tenants: int, round_: int) -> dict[str, float]:
+    """Add a tenant, plan and render it; rename one, plan and render it."""
+    new = f"n{round_}"
+    seconds = {
+        "add": cli(root, "tenant", "add", new, "--domain", f"{new}.example.org", "--name", new),
+        "plan added": cli(root, "plan"),
+        "render added": cli(root, "render"),
+    }
+    suite_file = root / "suite.yml"
+    middle = tenants // 2
+    text = suite_file.read_text()
+    old = f'name: "Tenant {middle}"'
+    suite_file.write_text(text.replace(old, f'name: "Tenant {middle} round {round_}"', 1))
+    seconds["plan renamed"] = cli(root, "plan")
+    seconds["render renamed"] = cli(root, "render")
+    return seconds
+
+
+def bench(tenants: int, repeat: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "suite.yml").write_text(suite_text(tenants))
+        deployment = Deployment.at(root)
+        ensure_password_file(deployment)
+        start = time.perf_counter()
+        render_deployment(deployment)
+        first = time.perf_counter() - start
+        rounds = [one_round(root, tenants, each) for each in range(repeat)]
+    medians = {step: statistics.median(r[step] for r in rounds) for step in STEPS}
+    figures = "  ".join(f"{step} {medians[step]:.2f}s" for step in STEPS)
+    print(f"{tenants:>6} tenants  first render {first:.1f}s  {figures} (median of {repeat})")
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tenants", default="10,100,1000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.tenants.split(",")]
+    results = {count: bench(count, args.repeat) for count in counts}
+    base = counts[0]
+    for count in counts[1:]:
+        ratios = "  ".join(
+            f"{step} {results[count][step] / results[base][step]:.2f}x" for step in STEPS
+        )
+        print(f"N={count}/N={base}: {ratios}")
+
+
+if __name__ == "__main__":
+    main()
