@@ -4,10 +4,16 @@ A render is cut into groups: the files one component renders once per host, and 
 renders for one tenant. Each group has a key, a digest of everything its templates can read:
 
 - the code and templates of souverain itself (any change to either renders everything again);
-- for a host group, the whole suite; for a tenant group, the suite without its tenant list,
-  the tenant, and the two facts that depend on the other tenants (the tenant's position and
-  the directory suffix). Tenant templates are given no way to read other tenants (the engine
-  hides them), so this key is complete.
+- for a tenant group, the suite without its tenant list, the tenant, and the two facts that
+  depend on the other tenants (the tenant's position and the directory suffix). Tenant
+  templates are given no way to read other tenants (the engine hides them), so this key is
+  complete;
+- for a host group, the whole suite if its templates read the tenants when it last
+  rendered, else the suite without its tenant list: the engine watches the tenant list, the
+  suite's tenant-derived facts and the published needs while a host group renders, and a
+  template that read none of them takes the same path for as long as the rest is unchanged.
+  Adding a tenant then renders that tenant's groups and the host groups that list tenants,
+  not the others.
 
 The previous build keeps, in `render-index.json`, each group's key, the digest of the secret
 values its templates asked for, and its files with their size and modification time. A group

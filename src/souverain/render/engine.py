@@ -196,6 +196,74 @@ class _TenantScopedSuite:
         return getattr(self._suite, name)
 
 
+class _TenantReads:
+    """Whether a host group's templates read the tenants: set by the watchers below, which
+    stand for the context's tenant list, suite and published needs while the group renders."""
+
+    def __init__(self) -> None:
+        self.hit = False
+
+
+class _WatchedTenants:
+    """The tenant list of a host group's context: any use of it is a read."""
+
+    def __init__(self, tenants: list[Tenant], reads: _TenantReads) -> None:
+        self._tenants = tenants
+        self._reads = reads
+
+    def _read(self) -> list[Tenant]:
+        self._reads.hit = True
+        return self._tenants
+
+    def __iter__(self) -> Any:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __bool__(self) -> bool:
+        return bool(self._read())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._read()[index]
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._read()
+
+
+class _WatchedSuite:
+    """The suite in a host group's context: its tenant list, and what is computed from it, are
+    reads of the tenants. The directory suffix (the first tenant's domain) is in the narrow key
+    itself."""
+
+    READS = frozenset({"tenants", "tenant_number", "_tenant_numbers", "tenant_components"})
+
+    def __init__(self, suite: Suite, reads: _TenantReads) -> None:
+        self._suite = suite
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.READS:
+            self._reads.hit = True
+        return getattr(self._suite, name)
+
+
+class _WatchedPublished:
+    """The published needs in a host group's context: all but the few computed from the hosts
+    and components alone read the tenants."""
+
+    TENANT_FREE = frozenset({"openings", "backend_port", "backend"})
+
+    def __init__(self, published: Published, reads: _TenantReads) -> None:
+        self._published = published
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.TENANT_FREE:
+            self._reads.hit = True
+        return getattr(self._published, name)
+
+
 @dataclass
 class Renderer:
     suite: Suite
@@ -243,17 +311,20 @@ class Renderer:
             host_files = [each for each in spec.files if each.per == "host"]
             tenant_files = [each for each in spec.files if each.per == "tenant"]
             if host_files:
-                key = key_of(self._whole_suite, host_key, component)
-                context = {**base_context, "tenant": None}
                 group = f"{host.name}/{component}"
-                placed[component] += self._group(build, group, key, host_files, context)
+                keys = self._host_keys(group, host_key, component)
+                reads = _TenantReads()
+                context = {**self._watched(base_context, reads), "tenant": None}
+                placed[component] += self._group(build, group, keys, host_files, context, reads)
             if tenant_files:
                 scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
                     key = self._tenant_key(host_key, component, tenant)
                     context = {**scoped, "tenant": tenant}
                     group = f"{host.name}/{component}/{tenant.id}"
-                    placed[component] += self._group(build, group, key, tenant_files, context)
+                    placed[component] += self._group(
+                        build, group, (key, key, key), tenant_files, context
+                    )
             for item in self._generated_files(host, component):
                 build.add(item)
                 placed[component].append(item)
@@ -303,11 +374,16 @@ class Renderer:
             if tenant_template:
                 key = key_of(self._suite_but_tenants, host_key, component, kind)
                 context = self._scoped(base_context)
+                keys = (key, key, key)
+                reads = None
             else:
-                key = key_of(self._whole_suite, host_key, component, kind)
-                context = {**base_context, "tenant": None}
+                keys = self._host_keys(f"{host.name}/{component}/{kind}", host_key, component, kind)
+                reads = _TenantReads()
+                context = {**self._watched(base_context, reads), "tenant": None}
             name = f"{host.name}/{component}/{kind}"
-            part = self._vars_part(build, name, key, component, host_template, context, secret)
+            part = self._vars_part(
+                build, name, keys, component, host_template, context, secret, reads
+            )
             # Merged into a new mapping: the part may be the index's record, which the tenant
             # parts must not extend.
             _merge_vars(data, part, f"{component}/templates/{host_template}")
@@ -318,7 +394,7 @@ class Renderer:
                 name = f"{host.name}/{component}/{tenant.id}/{kind}"
                 context = {**scoped, "tenant": tenant}
                 part = self._vars_part(
-                    build, name, key, component, tenant_template, context, secret
+                    build, name, (key, key, key), component, tenant_template, context, secret
                 )
                 _merge_vars(data, part, f"{component}/templates/{tenant_template}")
         return data
@@ -327,13 +403,16 @@ class Renderer:
         self,
         build: Build,
         name: str,
-        key: str,
+        keys: tuple[str, str, str],
         component: str,
         template: str,
         context: dict[str, Any],
         secret: bool,
+        reads: _TenantReads | None = None,
     ) -> dict[str, Any]:
-        """The variables one template renders, or as the previous render left them."""
+        """The variables one template renders, or as the previous render left them (``keys``
+        and ``reads`` as for `_group`)."""
+        key, narrow, wide = keys
         record = self.index.reusable(name, key, self._secret_digest)
         if record is not None and record.data is not None:
             build.reused += 1
@@ -342,7 +421,8 @@ class Renderer:
         used: set[str] = set()
         data = self._render_vars(component, template, context, used, secret)
         names = sorted(used)
-        build.groups[name] = GroupRecord(key, self._secret_digest.of(names), names, [], data)
+        recorded = key if reads is None else (wide if reads.hit else narrow)
+        build.groups[name] = GroupRecord(recorded, self._secret_digest.of(names), names, [], data)
         return data
 
     def _reveal(self, data: Any) -> Any:
@@ -361,6 +441,28 @@ class Renderer:
         """A context without the other tenants (what per-tenant templates are given)."""
         return {**context, "suite": _TenantScopedSuite(self.suite), "tenants": _OtherTenants()}
 
+    def _host_keys(self, name: str, host_key: str, *parts: str) -> tuple[str, str, str]:
+        """The keys of a host group (files or variables rendered once per host): the one to
+        look it up with (the narrow one, of the suite without its tenants, if the previous
+        render found that its templates read no tenant, else the whole suite's), then the
+        narrow and the wide one, recorded as the templates read tenants this time or not.
+        A template that did not read the tenants takes the same path again as long as the
+        narrow key holds: adding or changing a tenant then leaves the group as it is
+        (design §6)."""
+        narrow = key_of(self._suite_but_tenants, host_key, *parts, "no tenant read")
+        wide = key_of(self._whole_suite, host_key, *parts)
+        record = self.index.groups.get(name)
+        return (narrow if record is not None and record.key == narrow else wide), narrow, wide
+
+    def _watched(self, context: dict[str, Any], reads: _TenantReads) -> dict[str, Any]:
+        """A host group's context, where reading the tenants is noticed (see `_host_keys`)."""
+        return {
+            **context,
+            "suite": _WatchedSuite(self.suite, reads),
+            "tenants": _WatchedTenants(context["tenants"], reads),
+            "published": _WatchedPublished(self._published, reads),
+        }
+
     def _tenant_key(self, host_key: str, component: str, tenant: Tenant) -> str:
         """Everything a per-tenant template can read, for one tenant (see cache.py)."""
         suite = self.suite
@@ -377,11 +479,18 @@ class Renderer:
         self,
         build: Build,
         name: str,
-        key: str,
+        keys: tuple[str, str, str],
         specs: list[FileSpec],
         context: dict[str, Any],
+        reads: _TenantReads | None = None,
     ) -> list[RenderedFile]:
-        """The files of one group: rendered, or taken as they are from the previous build."""
+        """The files of one group: rendered, or taken as they are from the previous build.
+
+        ``keys``: the key to look the group up with, then those to record when it renders:
+        the narrow one if its templates read no tenant, the wide one if they did (``reads``
+        tells, for a host group; see `_host_keys`).
+        """
+        key, narrow, wide = keys
         record = self.index.reusable(name, key, self._secret_digest)
         if record is not None:
             items = [self._reused(entry) for entry in record.files]
@@ -395,7 +504,7 @@ class Renderer:
                 items.append(self._render_file(spec, context, used))
             names = sorted(used)
             record = GroupRecord(
-                key,
+                key if reads is None else (wide if reads.hit else narrow),
                 self._secret_digest.of(names),
                 names,
                 [item.index_entry() for item in items],
