@@ -246,3 +246,18 @@ def test_each_kind_of_tenant_edit_renders_what_a_full_render_gives(
         pipeline.render_deployment(deployment)
         scratch = rendered_from_scratch(deployment, tmp_path / str(number))
         assert build_tree(deployment) == scratch, label
+
+
+def test_compiled_templates_are_kept_in_a_directory_only_the_user_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from souverain.render.templating import bytecode_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert bytecode_cache() is not None
+    directory = tmp_path / "cache" / "souverain" / "jinja"
+    assert directory.stat().st_mode & 0o777 == 0o700
+    directory.chmod(0o777)
+    assert bytecode_cache() is None  # others could write compiled code there
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-place")
+    assert bytecode_cache() is None
