@@ -93,6 +93,7 @@ bench: test-setup
 	$(BIN)/python bench/lab.py
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/backup.py
+	$(BIN)/python bench/tenants.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
