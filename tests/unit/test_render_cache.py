@@ -214,10 +214,15 @@ def test_adding_a_tenant_leaves_the_host_groups_that_read_no_tenant_as_they_are(
     kept = {
         name for name, record in outcome.build.groups.items() if before.groups.get(name) == record
     }
-    # SSH, the kernel and the portal's own daemon know nothing of the tenants; PostgreSQL's
+    # SSH, the firewall and the portal's unit know nothing of the tenants; PostgreSQL's
     # access rules list every tenant's databases.
-    assert {"srv1/base", "srv1/base/vars", "srv1/sso"} <= kept
-    assert "srv1/postgresql" not in kept
+    assert {
+        "srv1/base:/etc/ssh/sshd_config.d/50-souverain.conf",
+        "srv1/base:/etc/nftables.conf",
+        "srv1/base/vars",
+        "srv1/sso:/etc/systemd/system/souverain-sso@.service",
+    } <= kept
+    assert "srv1/postgresql:/etc/souverain/postgresql/pg_hba.conf" not in kept
     assert not any(name.startswith("srv1/") and name.endswith("/delta") for name in kept)
     assert build_tree(deployment) == rendered_from_scratch(deployment, tmp_path)
 

@@ -310,12 +310,15 @@ class Renderer:
             base_context = self._context(host, components, component)
             host_files = [each for each in spec.files if each.per == "host"]
             tenant_files = [each for each in spec.files if each.per == "tenant"]
-            if host_files:
-                group = f"{host.name}/{component}"
-                keys = self._host_keys(group, host_key, component)
+            # One group per host file, named host/component:destination (a colon, which no
+            # host or tenant name holds): the few that list the tenants render again when one
+            # changes, the others stay on their narrow key (see _host_keys).
+            for spec in host_files:
+                group = f"{host.name}/{component}:{spec.dest}"
+                keys = self._host_keys(group, host_key, component, group)
                 reads = _TenantReads()
                 context = {**self._watched(base_context, reads), "tenant": None}
-                placed[component] += self._group(build, group, keys, host_files, context, reads)
+                placed[component] += self._group(build, group, keys, [spec], context, reads)
             if tenant_files:
                 scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
