@@ -280,6 +280,7 @@ class Renderer:
         self.env = environment(self.roles_dir)
         self._secret_digest = SecretDigest(self.materials.secrets.peek)
         self._published = Published(self.suite)
+        self._tenant_digests: dict[tuple[str, str], str] = {}
         code = code_digest(self.roles_dir)
         suite = self.suite
         # What every group's templates can read besides their host and tenant (cache.py).
@@ -467,16 +468,20 @@ class Renderer:
         }
 
     def _tenant_key(self, host_key: str, component: str, tenant: Tenant) -> str:
-        """Everything a per-tenant template can read, for one tenant (see cache.py)."""
-        suite = self.suite
-        return key_of(
-            self._suite_but_tenants,
-            host_key,
-            component,
-            tenant.model_dump_json(),
-            str(suite.tenant_number(tenant.id)),
-            ",".join(suite.tenant_components(tenant)),
-        )
+        """Everything a per-tenant template can read, for one tenant (see cache.py). The
+        tenant's part is digested once per host and reused by each component's groups."""
+        known = self._tenant_digests.get((host_key, tenant.id))
+        if known is None:
+            suite = self.suite
+            known = key_of(
+                self._suite_but_tenants,
+                host_key,
+                tenant.model_dump_json(),
+                str(suite.tenant_number(tenant.id)),
+                ",".join(suite.tenant_components(tenant)),
+            )
+            self._tenant_digests[(host_key, tenant.id)] = known
+        return key_of(known, component)
 
     def _group(
         self,
