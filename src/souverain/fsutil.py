@@ -14,14 +14,24 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     """
     payload = data.encode() if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _replace(path, payload, mode, None)
+
+
+def _replace(target: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+    """Write ``data`` to a temporary file beside ``target`` with ``owner`` (uid, gid) and
+    ``mode`` set before any byte is in it, flush it to disk, then rename it over ``target``."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if owner is not None:
+            created = os.fstat(fd)
+            if (created.st_uid, created.st_gid) != owner:
+                os.fchown(fd, *owner)  # before the mode: chown clears setuid
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+        os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -41,17 +51,4 @@ def replace_keeping_metadata(path: Path, data: bytes, *, expected: bytes | None 
     status = target.stat()
     if expected is not None and target.read_bytes() != expected:
         raise ChangedMeanwhile(str(target))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        created = os.fstat(fd)
-        if (created.st_uid, created.st_gid) != (status.st_uid, status.st_gid):
-            os.fchown(fd, status.st_uid, status.st_gid)  # before the mode: chown clears setuid
-        os.fchmod(fd, status.st_mode & 0o7777)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    _replace(target, data, status.st_mode & 0o7777, (status.st_uid, status.st_gid))
