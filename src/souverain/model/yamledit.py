@@ -12,7 +12,7 @@ exactly the old data plus the entry. A layout where that cannot be done cleanly 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,18 +173,23 @@ def _entry_columns(lines: list[str], items: CommentedSeq, name: str) -> tuple[in
     return dash, column
 
 
-def _mapping_step(items: CommentedSeq) -> int:
-    """How far the file indents a mapping inside an entry (2 unless an entry shows it)."""
+def _block_values(items: CommentedSeq, kind: type) -> Iterator[tuple[int, Any]]:
+    """Each non-empty block-style ``kind`` value under a key of an entry, last entry first,
+    with the column of its key: what shows how the file indents nested blocks."""
     for item in reversed(items):
         if not isinstance(item, CommentedMap):
             continue
         for key, value in item.items():
-            if isinstance(value, CommentedMap) and value and not value.fa.flow_style():
-                key_column = item.lc.key(key)[1]
-                first = next(iter(value))
-                step = value.lc.key(first)[1] - key_column
-                if step > 0:
-                    return int(step)
+            if isinstance(value, kind) and value and not value.fa.flow_style():
+                yield item.lc.key(key)[1], value
+
+
+def _mapping_step(items: CommentedSeq) -> int:
+    """How far the file indents a mapping inside an entry (2 unless an entry shows it)."""
+    for key_column, value in _block_values(items, CommentedMap):
+        step = value.lc.key(next(iter(value)))[1] - key_column
+        if step > 0:
+            return int(step)
     return _DEFAULT_STEP
 
 
@@ -215,17 +220,11 @@ def _styled(value: Any, model: Any) -> Any:
 def _list_style(items: CommentedSeq, lines: list[str]) -> tuple[int, int]:
     """How an entry indents a block list under a key: (its items' content, its dashes),
     counted from the key's column; (4, 2) unless an entry shows one."""
-    for item in reversed(items):
-        if not isinstance(item, CommentedMap):
-            continue
-        for key, value in item.items():
-            if isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
-                key_column = item.lc.key(key)[1]
-                content = value.lc.item(0)[1]
-                line = value.lc.item(0)[0]
-                dash = _dash_column(lines[line], content)
-                if dash is not None:
-                    return content - key_column, dash - key_column
+    for key_column, value in _block_values(items, CommentedSeq):
+        line, content = value.lc.item(0)
+        dash = _dash_column(lines[line], content)
+        if dash is not None:
+            return content - key_column, dash - key_column
     return 4, 2
 
 
