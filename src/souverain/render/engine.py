@@ -196,23 +196,38 @@ class _TenantScopedSuite:
         return getattr(self._suite, name)
 
 
-class _TenantReads:
-    """Whether a host group's templates read the tenants: set by the watchers below, which
-    stand for the context's tenant list, suite and published needs while the group renders."""
+@dataclass
+class _HostScope:
+    """A host group's keys (see Renderer._host_scope) and whether its templates read the
+    tenants, which the watchers below note while it renders: it is recorded under the narrow
+    key unless they did."""
 
-    def __init__(self) -> None:
-        self.hit = False
+    lookup: str
+    narrow: str
+    wide: str
+    read_tenants: bool = False
+
+    def recorded(self) -> str:
+        return self.wide if self.read_tenants else self.narrow
+
+
+def _lookup(key: str | _HostScope) -> str:
+    return key.lookup if isinstance(key, _HostScope) else key
+
+
+def _recorded(key: str | _HostScope) -> str:
+    return key.recorded() if isinstance(key, _HostScope) else key
 
 
 class _WatchedTenants:
     """The tenant list of a host group's context: any use of it is a read."""
 
-    def __init__(self, tenants: list[Tenant], reads: _TenantReads) -> None:
+    def __init__(self, tenants: list[Tenant], scope: _HostScope) -> None:
         self._tenants = tenants
-        self._reads = reads
+        self._scope = scope
 
     def _read(self) -> list[Tenant]:
-        self._reads.hit = True
+        self._scope.read_tenants = True
         return self._tenants
 
     def __iter__(self) -> Any:
@@ -238,13 +253,13 @@ class _WatchedSuite:
 
     READS = frozenset({"tenants", "tenant_number", "_tenant_numbers", "tenant_components"})
 
-    def __init__(self, suite: Suite, reads: _TenantReads) -> None:
+    def __init__(self, suite: Suite, scope: _HostScope) -> None:
         self._suite = suite
-        self._reads = reads
+        self._scope = scope
 
     def __getattr__(self, name: str) -> Any:
         if name in self.READS:
-            self._reads.hit = True
+            self._scope.read_tenants = True
         return getattr(self._suite, name)
 
 
@@ -254,13 +269,13 @@ class _WatchedPublished:
 
     TENANT_FREE = frozenset({"openings", "backend_port", "backend"})
 
-    def __init__(self, published: Published, reads: _TenantReads) -> None:
+    def __init__(self, published: Published, scope: _HostScope) -> None:
         self._published = published
-        self._reads = reads
+        self._scope = scope
 
     def __getattr__(self, name: str) -> Any:
         if name not in self.TENANT_FREE:
-            self._reads.hit = True
+            self._scope.read_tenants = True
         return getattr(self._published, name)
 
 
@@ -306,29 +321,27 @@ class Renderer:
         ordered = [name for name in ALL_COMPONENTS if name in components]
         placed: dict[str, list[RenderedFile]] = {name: [] for name in components}
         host_key = key_of(host.model_dump_json(), ",".join(components))
+        contexts = {name: self._context(host, components, name) for name in ordered}
         for component in ordered:
             spec = load_spec(self.roles_dir, component)
-            base_context = self._context(host, components, component)
+            base_context = contexts[component]
             host_files = [each for each in spec.files if each.per == "host"]
             tenant_files = [each for each in spec.files if each.per == "tenant"]
             # One group per host file, named host/component:destination (a colon, which no
             # host or tenant name holds): the few that list the tenants render again when one
-            # changes, the others stay on their narrow key (see _host_keys).
-            for spec in host_files:
-                group = f"{host.name}/{component}:{spec.dest}"
-                keys = self._host_keys(group, host_key, component, group)
-                reads = _TenantReads()
-                context = {**self._watched(base_context, reads), "tenant": None}
-                placed[component] += self._group(build, group, keys, [spec], context, reads)
+            # changes, the others stay on their narrow key (see _host_scope).
+            for file_spec in host_files:
+                group = f"{host.name}/{component}:{file_spec.dest}"
+                scope = self._host_scope(group, host_key, component, group)
+                context = {**self._watched(base_context, scope), "tenant": None}
+                placed[component] += self._group(build, group, scope, [file_spec], context)
             if tenant_files:
                 scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
                     key = self._tenant_key(host_key, component, tenant)
                     context = {**scoped, "tenant": tenant}
                     group = f"{host.name}/{component}/{tenant.id}"
-                    placed[component] += self._group(
-                        build, group, (key, key, key), tenant_files, context
-                    )
+                    placed[component] += self._group(build, group, key, tenant_files, context)
             for item in self._generated_files(host, component):
                 build.add(item)
                 placed[component].append(item)
@@ -336,10 +349,14 @@ class Renderer:
         secret_vars: dict[str, Any] = {}
         for component in ordered:
             spec = load_spec(self.roles_dir, component)
-            host_vars.update(self._component_vars(build, host, components, component, host_key))
+            host_vars.update(
+                self._component_vars(build, host, component, host_key, contexts[component])
+            )
             if spec.secret_vars_template or spec.tenant_secret_vars_template:
                 secret_vars.update(
-                    self._component_vars(build, host, components, component, host_key, True)
+                    self._component_vars(
+                        build, host, component, host_key, contexts[component], secret=True
+                    )
                 )
         for component, items in placed.items():
             host_vars[f"{component}_files"] = [
@@ -354,9 +371,9 @@ class Renderer:
         self,
         build: Build,
         host: Host,
-        components: list[str],
         component: str,
         host_key: str,
+        base_context: dict[str, Any],
         secret: bool = False,
     ) -> dict[str, Any]:
         """One component's role variables on a host: its host template's, then each tenant's
@@ -372,22 +389,17 @@ class Renderer:
         host_template = spec.secret_vars_template if secret else spec.vars_template
         tenant_template = spec.tenant_secret_vars_template if secret else spec.tenant_vars_template
         kind = "secret-vars" if secret else "vars"
-        base_context = self._context(host, components, component)
         data: dict[str, Any] = {}
         if host_template:
+            name = f"{host.name}/{component}/{kind}"
+            key: str | _HostScope
             if tenant_template:
                 key = key_of(self._suite_but_tenants, host_key, component, kind)
                 context = self._scoped(base_context)
-                keys = (key, key, key)
-                reads = None
             else:
-                keys = self._host_keys(f"{host.name}/{component}/{kind}", host_key, component, kind)
-                reads = _TenantReads()
-                context = {**self._watched(base_context, reads), "tenant": None}
-            name = f"{host.name}/{component}/{kind}"
-            part = self._vars_part(
-                build, name, keys, component, host_template, context, secret, reads
-            )
+                key = self._host_scope(name, host_key, component, kind)
+                context = {**self._watched(base_context, key), "tenant": None}
+            part = self._vars_part(build, name, key, component, host_template, context, secret)
             # Merged into a new mapping: the part may be the index's record, which the tenant
             # parts must not extend.
             _merge_vars(data, part, f"{component}/templates/{host_template}")
@@ -398,7 +410,7 @@ class Renderer:
                 name = f"{host.name}/{component}/{tenant.id}/{kind}"
                 context = {**scoped, "tenant": tenant}
                 part = self._vars_part(
-                    build, name, (key, key, key), component, tenant_template, context, secret
+                    build, name, key, component, tenant_template, context, secret
                 )
                 _merge_vars(data, part, f"{component}/templates/{tenant_template}")
         return data
@@ -407,17 +419,15 @@ class Renderer:
         self,
         build: Build,
         name: str,
-        keys: tuple[str, str, str],
+        key: str | _HostScope,
         component: str,
         template: str,
         context: dict[str, Any],
         secret: bool,
-        reads: _TenantReads | None = None,
     ) -> dict[str, Any]:
-        """The variables one template renders, or as the previous render left them (``keys``
-        and ``reads`` as for `_group`)."""
-        key, narrow, wide = keys
-        record = self.index.reusable(name, key, self._secret_digest)
+        """The variables one template renders, or as the previous render left them (``key``
+        as for `_group`)."""
+        record = self.index.reusable(name, _lookup(key), self._secret_digest)
         if record is not None and record.data is not None:
             build.reused += 1
             build.groups[name] = record
@@ -425,8 +435,9 @@ class Renderer:
         used: set[str] = set()
         data = self._render_vars(component, template, context, used, secret)
         names = sorted(used)
-        recorded = key if reads is None else (wide if reads.hit else narrow)
-        build.groups[name] = GroupRecord(recorded, self._secret_digest.of(names), names, [], data)
+        build.groups[name] = GroupRecord(
+            _recorded(key), self._secret_digest.of(names), names, [], data
+        )
         return data
 
     def _reveal(self, data: Any) -> Any:
@@ -445,7 +456,7 @@ class Renderer:
         """A context without the other tenants (what per-tenant templates are given)."""
         return {**context, "suite": _TenantScopedSuite(self.suite), "tenants": _OtherTenants()}
 
-    def _host_keys(self, name: str, host_key: str, *parts: str) -> tuple[str, str, str]:
+    def _host_scope(self, name: str, host_key: str, *parts: str) -> _HostScope:
         """The keys of a host group (files or variables rendered once per host): the one to
         look it up with (the narrow one, of the suite without its tenants, if the previous
         render found that its templates read no tenant, else the whole suite's), then the
@@ -456,15 +467,16 @@ class Renderer:
         narrow = key_of(self._suite_but_tenants, host_key, *parts, "no tenant read")
         wide = key_of(self._whole_suite, host_key, *parts)
         record = self.index.groups.get(name)
-        return (narrow if record is not None and record.key == narrow else wide), narrow, wide
+        lookup = narrow if record is not None and record.key == narrow else wide
+        return _HostScope(lookup, narrow, wide)
 
-    def _watched(self, context: dict[str, Any], reads: _TenantReads) -> dict[str, Any]:
-        """A host group's context, where reading the tenants is noticed (see `_host_keys`)."""
+    def _watched(self, context: dict[str, Any], scope: _HostScope) -> dict[str, Any]:
+        """A host group's context, where reading the tenants is noticed (see `_host_scope`)."""
         return {
             **context,
-            "suite": _WatchedSuite(self.suite, reads),
-            "tenants": _WatchedTenants(context["tenants"], reads),
-            "published": _WatchedPublished(self._published, reads),
+            "suite": _WatchedSuite(self.suite, scope),
+            "tenants": _WatchedTenants(context["tenants"], scope),
+            "published": _WatchedPublished(self._published, scope),
         }
 
     def _tenant_key(self, host_key: str, component: str, tenant: Tenant) -> str:
@@ -487,19 +499,17 @@ class Renderer:
         self,
         build: Build,
         name: str,
-        keys: tuple[str, str, str],
+        key: str | _HostScope,
         specs: list[FileSpec],
         context: dict[str, Any],
-        reads: _TenantReads | None = None,
     ) -> list[RenderedFile]:
         """The files of one group: rendered, or taken as they are from the previous build.
 
-        ``keys``: the key to look the group up with, then those to record when it renders:
-        the narrow one if its templates read no tenant, the wide one if they did (``reads``
-        tells, for a host group; see `_host_keys`).
+        ``key``: a tenant group's key, or a host group's scope (`_host_scope`), looked up
+        with one key and recorded under the narrow or the wide one as its templates read the
+        tenants or not.
         """
-        key, narrow, wide = keys
-        record = self.index.reusable(name, key, self._secret_digest)
+        record = self.index.reusable(name, _lookup(key), self._secret_digest)
         if record is not None:
             items = [self._reused(entry) for entry in record.files]
             build.reused += 1
@@ -512,7 +522,7 @@ class Renderer:
                 items.append(self._render_file(spec, context, used))
             names = sorted(used)
             record = GroupRecord(
-                key if reads is None else (wide if reads.hit else narrow),
+                _recorded(key),
                 self._secret_digest.of(names),
                 names,
                 [item.index_entry() for item in items],
