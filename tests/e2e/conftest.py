@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,14 +74,123 @@ def artifacts(name: str) -> Path:
 
 
 def souverain(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run the souverain CLI as a user would, capturing its output."""
-    return subprocess.run(
+    """Run the souverain CLI as a user would, capturing its output. A deploy is noted (see
+    `whole_suite_deployed`)."""
+    result = subprocess.run(
         [sys.executable, "-m", "souverain", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+    if "deploy" in args and "--check" not in args and "-C" in args:
+        directory = Path(args[args.index("-C") + 1])
+        narrowed = any(option in args for option in ("--tags", "--limit"))
+        note_deployed(directory, whole=not narrowed, result=result)
+    return result
+
+
+def run_playbooks(
+    deployment: Path, *names: str, timeout: float = 2400
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """ansible-playbook on the rendered build with the project's playbooks ``names``, as the
+    role modules run their components alone; (result, seconds). Noted as a deploy of part of
+    the suite."""
+    import time
+
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
+    argv = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i", str(deployment / "build" / "inventory"),
+        "--vault-password-file", str(deployment / ".vault-password"),
+        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in names],
+    ]  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT, check=False
+    )
+    note_deployed(deployment, whole=False, result=result)
+    return result, time.monotonic() - started
+
+
+def changed_count(output: str) -> int:
+    """The sum of the `changed=` counts of an ansible-playbook recap."""
+    return sum(
+        int(part.split("=")[1])
+        for line in output.splitlines()
+        if "ok=" in line and "changed=" in line
+        for part in line.split()
+        if part.startswith("changed=")
+    )
+
+
+# ---- what the session lab holds -------------------------------------------------------------
+# Deploying the whole suite takes minutes even when nothing changes. A module that needs the
+# whole suite deployed asks `whole_suite_deployed`: the suite is deployed when no whole deploy of
+# this very suite.yml is known, and not again while it stays so. A deploy of part of the suite
+# keeps that knowledge only when suite.yml is still the same (it then converged what the whole
+# deploy had); a failed deploy, or one of another suite.yml (a module's pin or changed setting),
+# loses it. What a module changes on the hosts by hand it puts back itself, as before.
+
+
+@dataclass
+class Converged:
+    digest: str  # sha256 of suite.yml when the whole suite was deployed
+    summary: dict[str, Any]  # that deploy's --json summary ({} without --json)
+
+
+CONVERGED: dict[Path, Converged] = {}
+
+
+def suite_digest(directory: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((directory / "suite.yml").read_bytes()).hexdigest()
+
+
+def note_deployed(
+    directory: Path, *, whole: bool, result: subprocess.CompletedProcess[str]
+) -> None:
+    import json
+
+    directory = directory.resolve()
+    if not (directory / "suite.yml").is_file():
+        return
+    digest = suite_digest(directory)
+    known = CONVERGED.get(directory)
+    if result.returncode != 0 or (not whole and (known is None or known.digest != digest)):
+        CONVERGED.pop(directory, None)
+    elif whole:
+        try:
+            summary = json.loads(result.stdout)
+        except ValueError:
+            summary = {}
+        CONVERGED[directory] = Converged(digest, summary if isinstance(summary, dict) else {})
+
+
+def known_deployed(lab: RunningLab) -> Converged | None:
+    """The whole deploy the lab's hosts hold for its current suite.yml, if one is known."""
+    known = CONVERGED.get(lab.directory.resolve())
+    return known if known and known.digest == suite_digest(lab.directory) else None
+
+
+def whole_suite_deployed(lab: RunningLab) -> dict[str, Any]:
+    """The `deploy --json` summary of the whole suite as suite.yml is now: deployed by this
+    call, or known from an earlier one."""
+    import time
+
+    known = known_deployed(lab)
+    if known:
+        return known.summary
+    started = time.monotonic()
+    result = souverain("-C", str(lab.directory), "deploy", "--json", timeout=3600)
+    if result.returncode != 0:
+        journals = lab.journals_of(result.stdout)
+        pytest.fail(f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}\n{journals}")
+    print(f"suite deployed in {time.monotonic() - started:.0f} s")
+    known = known_deployed(lab)
+    assert known is not None, "the deploy was not noted"
+    return known.summary
 
 
 @dataclass(frozen=True)
@@ -234,18 +344,10 @@ def lab_deployment(lab_session: RunningLab) -> Path:
     return lab_session.directory
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def suite_deployed(lab_session: RunningLab) -> RunningLab:
-    """The session lab with the whole suite deployed (`souverain deploy`), once per session
-    for the modules that need every component of both tenants."""
-    import time
-
-    started = time.monotonic()
-    result = souverain("-C", str(lab_session.directory), "deploy", "--json", timeout=3600)
-    if result.returncode != 0:
-        journals = lab_session.journals_of(result.stdout)
-        pytest.fail(f"deploy failed:\n{result.stdout[-4000:]}\n{result.stderr}\n{journals}")
-    print(f"suite deployed in {time.monotonic() - started:.0f} s")
+    """The session lab with the whole suite deployed (see `whole_suite_deployed`)."""
+    whole_suite_deployed(lab_session)
     return lab_session
 
 
@@ -267,13 +369,14 @@ TWIN_PEOPLE = ("iris", "ugo")  # the same uids in both tenants, each with their 
 
 
 @pytest.fixture(scope="session")
-def both_tenants(suite_deployed: RunningLab) -> tuple[TenantView, TenantView]:
+def both_tenants(lab_session: RunningLab) -> tuple[TenantView, TenantView]:
     """The lab's two tenants (the first, and SECOND_TENANT), each with the people TWIN_PEOPLE:
     the same names on both sides, different passwords, so that a test can try one tenant's
     credentials on the other's services."""
     import json
 
-    lab = suite_deployed
+    lab = lab_session
+    whole_suite_deployed(lab)
     result = souverain("-C", str(lab.directory), "info", "--json")
     assert result.returncode == 0, result.stderr
     views = []

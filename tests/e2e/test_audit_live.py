@@ -31,10 +31,8 @@ def audit(lab: RunningLab, *args: str) -> tuple[int, dict[str, Any], str]:
 
 
 @pytest.fixture(scope="module")
-def deployed(lab_session: RunningLab) -> RunningLab:
-    result = souverain("-C", str(lab_session.directory), "deploy", "--json", timeout=1800)
-    assert result.returncode == 0, f"deploy failed:\n{result.stdout}\n{result.stderr}"
-    return lab_session
+def deployed(suite_deployed: RunningLab) -> RunningLab:
+    return suite_deployed
 
 
 def test_live_audit_finds_no_high_failure(deployed: RunningLab) -> None:

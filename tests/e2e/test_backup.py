@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SECOND_TENANT, RunningLab, souverain
+from tests.e2e.conftest import SECOND_TENANT, RunningLab, souverain, whole_suite_deployed
 from tests.e2e.test_chat import Matrix, login, read_messages
 from tests.e2e.test_mail import Endpoints, imaps, smtp
 
@@ -150,8 +150,7 @@ def on_host(lab: RunningLab, host: str, command: str) -> str:
 def drill(lab_session: RunningLab) -> dict[str, Any]:
     lab = lab_session
     assert len(lab.hosts) >= 2, "the drill needs the repositories on a host of their own"
-    deployed = cli(lab, "deploy", "--json", timeout=3600)
-    assert deployed.returncode == 0, deployed.stdout[-4000:]
+    whole_suite_deployed(lab)
     first, second = tenant_of(lab, 0), tenant_of(lab, 1)
     assert second.id == SECOND_TENANT
     suite_host = lab.hosts[0][0]

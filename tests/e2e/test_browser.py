@@ -48,7 +48,13 @@ import pytest
 from souverain.audit.report.i18n import labels
 from souverain.model.loader import load_suite
 from souverain.model.services import tenant_services
-from tests.e2e.conftest import RunningLab, artifacts, skip_or_fail, souverain
+from tests.e2e.conftest import (
+    RunningLab,
+    artifacts,
+    skip_or_fail,
+    souverain,
+    whole_suite_deployed,
+)
 from tests.e2e.test_mail import Endpoints, imaps, smtp
 
 pytestmark = pytest.mark.lab
@@ -81,11 +87,8 @@ class Tenant:
 
 @pytest.fixture(scope="module")
 def tenant(lab_session: RunningLab) -> Tenant:
-    """The session lab with the whole suite deployed (a no-op when another module did it)."""
-    started = time.monotonic()
-    deployed = souverain("-C", str(lab_session.directory), "deploy", "--json", timeout=3600)
-    assert deployed.returncode == 0, f"deploy failed:\n{deployed.stdout[-4000:]}\n{deployed.stderr}"
-    print(f"browser: deploy {time.monotonic() - started:.0f} s")
+    """The first tenant of the session lab with the whole suite deployed."""
+    whole_suite_deployed(lab_session)
     result = souverain("-C", str(lab_session.directory), "info", "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)

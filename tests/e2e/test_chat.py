@@ -19,12 +19,9 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import shlex
 import socket
 import ssl
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,13 +31,18 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from souverain.model.components import ChatSettings
-from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.conftest import (
+    RunningLab,
+    changed_count,
+    known_deployed,
+    run_playbooks,
+    souverain,
+)
 from tests.e2e.test_identity import Forms, Portal
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "directory", "sso", "chat", "visio")
-PROJECT = Path(__file__).resolve().parents[2]
 PEOPLE = ("chatada", "chatbob", "chatcy")
 # The upgrade starts from an older release than the model's default: three minor releases
 # back, published for Python 3.13 (Debian 13), with the same database schema generation
@@ -51,36 +53,9 @@ DEFAULT_SYNAPSE = ChatSettings.model_fields["synapse_version"].default
 PIN_AFTER = "    url_previews: false\n"
 
 
-def run_playbooks(
-    deployment: Path, playbooks: tuple[str, ...] = PLAYBOOKS
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
-    argv = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i", str(deployment / "build" / "inventory"),
-        "--vault-password-file", str(deployment / ".vault-password"),
-        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in playbooks],
-    ]  # fmt: skip
-    started = time.monotonic()
-    result = subprocess.run(
-        argv, capture_output=True, text=True, env=env, timeout=1800, cwd=PROJECT
-    )
-    return result, time.monotonic() - started
-
-
 def render(deployment: Path) -> None:
     rendered = souverain("-C", str(deployment), "render")
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
-
-
-def changed_count(output: str) -> int:
-    return sum(
-        int(part.split("=")[1])
-        for line in output.splitlines()
-        if "ok=" in line and "changed=" in line
-        for part in line.split()
-        if part.startswith("changed=")
-    )
 
 
 def pin_synapse(deployment: Path, version: str | None) -> None:
@@ -160,10 +135,13 @@ def forget_synapse(lab: RunningLab) -> None:
 def older(lab_session: RunningLab) -> Iterator[RunningLab]:
     """The suite deployed with the older Synapse pinned, where the upgrade starts. The pin
     goes at the end in any case, so later modules deploy the model's default."""
+    # When the whole suite is deployed, only the homeservers and their databases are made
+    # again; on a lab of its own the module deploys what chat needs.
+    playbooks = ("postgresql", "chat") if known_deployed(lab_session) else PLAYBOOKS
     pin_synapse(lab_session.directory, OLDER_SYNAPSE)
     forget_synapse(lab_session)
     try:
-        first, seconds = run_playbooks(lab_session.directory)
+        first, seconds = run_playbooks(lab_session.directory, *playbooks)
         assert first.returncode == 0, first.stdout[-5000:]
         print(f"chat: deploy with Synapse {OLDER_SYNAPSE} {seconds:.0f} s")
         assert running_release(lab_session, tenant_info(lab_session)["id"]) == OLDER_SYNAPSE
@@ -178,7 +156,7 @@ def upgrade(older: RunningLab, conversation: dict[str, str]) -> dict:
     tenant = tenant_info(older)["id"]
     before = applied_deltas(older, tenant)
     pin_synapse(older.directory, None)
-    upgraded, seconds = run_playbooks(older.directory)
+    upgraded, seconds = run_playbooks(older.directory, "chat")
     assert upgraded.returncode == 0, upgraded.stdout[-5000:]
     print(f"chat: upgrade {OLDER_SYNAPSE} -> {DEFAULT_SYNAPSE} {seconds:.0f} s")
     return {"stdout": upgraded.stdout, "seconds": seconds, "deltas_before": before}
@@ -410,7 +388,7 @@ def test_a_release_that_cannot_be_installed_leaves_the_homeservers_running(chat:
     missing = "9.9.9"  # no such release on the package index
     try:
         pin_synapse(chat.directory, missing)
-        failed, seconds = run_playbooks(chat.directory, ("chat",))
+        failed, seconds = run_playbooks(chat.directory, "chat")
         print(f"chat: refused release {seconds:.0f} s")
     finally:
         pin_synapse(chat.directory, None)
@@ -426,7 +404,8 @@ def test_a_release_that_cannot_be_installed_leaves_the_homeservers_running(chat:
 
 
 def test_redeploy_changes_nothing(chat: RunningLab):
-    again, seconds = run_playbooks(chat.directory)
+    # The other roles' second deploy is test_deploy's (the whole suite).
+    again, seconds = run_playbooks(chat.directory, "postgresql", "chat")
     assert again.returncode == 0, again.stdout[-5000:]
     print(f"chat: re-deploy {seconds:.0f} s")
     assert changed_count(again.stdout) == 0, again.stdout[-5000:]
@@ -698,7 +677,7 @@ def test_messages_survive_a_redeploy_with_a_changed_setting(
             )
         )
         assert "local_media_lifetime" in built.read_text()
-        changed, _ = run_playbooks(chat.directory)
+        changed, _ = run_playbooks(chat.directory, "chat")
         assert changed.returncode == 0, changed.stdout[-5000:]
         assert "Restart the homeservers whose configuration changed" in changed.stdout
 
@@ -711,5 +690,5 @@ def test_messages_survive_a_redeploy_with_a_changed_setting(
     finally:
         suite_file.write_text(original)
         render(chat.directory)
-        restored, _ = run_playbooks(chat.directory)
+        restored, _ = run_playbooks(chat.directory, "chat")
         assert restored.returncode == 0, restored.stdout[-5000:]

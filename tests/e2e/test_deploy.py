@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.conftest import RunningLab, souverain, whole_suite_deployed
 
 pytestmark = pytest.mark.lab
 
@@ -42,9 +42,9 @@ def lab(lab_session: RunningLab) -> RunningLab:
 
 @pytest.fixture(scope="module")
 def first_deploy(lab: RunningLab) -> dict[str, Any]:
-    status, summary, output = run_json("-C", str(lab.directory), "deploy")
-    assert status == 0, f"first deploy failed ({status}):\n{output}"
-    return summary
+    """The summary of the whole deploy the lab holds (this module's, or an earlier module's of
+    the same suite.yml: the session deploys it once)."""
+    return whole_suite_deployed(lab)
 
 
 def proxy_host(lab: RunningLab) -> tuple[str, str]:

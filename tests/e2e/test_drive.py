@@ -14,50 +14,29 @@ import json
 import os
 import socket
 import ssl
-import subprocess
-import sys
-import time
 import uuid
 from http.client import HTTPSConnection
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.conftest import (
+    RunningLab,
+    changed_count,
+    known_deployed,
+    run_playbooks,
+    souverain,
+)
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "redis", "directory", "sso", "drive")
-PROJECT = Path(__file__).resolve().parents[2]
 ARCHIVE = os.environ.get("SOUVERAIN_NEXTCLOUD_ARCHIVE")
 NEEDS_ARCHIVE = pytest.mark.skipif(
     not ARCHIVE,
     reason="Nextcloud's release archive is not reachable from this network: set "
     "SOUVERAIN_NEXTCLOUD_ARCHIVE=/path/to/nextcloud-<version>.tar.bz2 to run this test",
 )
-
-
-def run_playbooks(deployment: Path, *names: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
-    argv = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i", str(deployment / "build" / "inventory"),
-        "--vault-password-file", str(deployment / ".vault-password"),
-        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in names],
-    ]  # fmt: skip
-    started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=2400)
-    return result, time.monotonic() - started
-
-
-def changed_count(output: str) -> int:
-    return sum(
-        int(part.split("=")[1])
-        for line in output.splitlines()
-        if "ok=" in line and "changed=" in line
-        for part in line.split()
-        if part.startswith("changed=")
-    )
 
 
 def render(lab: RunningLab) -> None:
@@ -99,6 +78,10 @@ def request(
 
 @pytest.fixture(scope="module")
 def drive(lab_session: RunningLab) -> RunningLab:
+    """The session lab with drive and what it needs deployed (known when an earlier module
+    deployed the whole suite)."""
+    if known_deployed(lab_session):
+        return lab_session
     render(lab_session)
     first, seconds = run_playbooks(lab_session.directory, *PLAYBOOKS)
     assert first.returncode == 0, first.stdout[-4000:]

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import ssl
-import subprocess
-import sys
-import time
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -22,42 +18,28 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.conftest import (
+    RunningLab,
+    changed_count,
+    known_deployed,
+    run_playbooks,
+    souverain,
+)
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "directory", "sso")
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
-    argv = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i", str(deployment / "build" / "inventory"),
-        "--vault-password-file", str(deployment / ".vault-password"),
-        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in PLAYBOOKS],
-    ]  # fmt: skip
-    started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
-    return result, time.monotonic() - started
-
-
-def changed_count(output: str) -> int:
-    return sum(
-        int(part.split("=")[1])
-        for line in output.splitlines()
-        if "ok=" in line and "changed=" in line
-        for part in line.split()
-        if part.startswith("changed=")
-    )
 
 
 @pytest.fixture(scope="module")
 def identity(lab_session: RunningLab) -> RunningLab:
+    """The session lab with the directory and SSO deployed (known when an earlier module
+    deployed the whole suite)."""
+    if known_deployed(lab_session):
+        return lab_session
     rendered = souverain("-C", str(lab_session.directory), "render")
     assert rendered.returncode == 0, rendered.stderr
-    first, seconds = run_playbooks(lab_session.directory)
+    first, seconds = run_playbooks(lab_session.directory, *PLAYBOOKS)
     assert first.returncode == 0, first.stdout[-4000:]
     print(f"identity: first deploy {seconds:.0f} s")
     return lab_session
@@ -77,7 +59,7 @@ def portal_name(lab: RunningLab) -> tuple[str, str, str]:
 
 
 def test_redeploy_changes_nothing(identity: RunningLab):
-    again, seconds = run_playbooks(identity.directory)
+    again, seconds = run_playbooks(identity.directory, "directory", "sso")
     assert again.returncode == 0, again.stdout[-4000:]
     print(f"identity: re-deploy {seconds:.0f} s")
     assert changed_count(again.stdout) == 0, again.stdout[-4000:]

@@ -20,7 +20,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from tests.e2e.conftest import RunningLab, TenantView
+from tests.e2e.conftest import RunningLab, TenantView, changed_count, run_playbooks
 from tests.e2e.test_chat import chat_host, https
 from tests.e2e.test_identity import Portal, ldap_server
 from tests.e2e.test_mail import Endpoints, imaps, smtp
@@ -334,8 +334,6 @@ def test_a_deploy_gives_the_shared_users_files_to_the_tenants_user(lab, tenants)
     """A host deployed by an earlier release ran every homeserver as souverain-synapse: the
     next deploy gives the tenant's files to mx-<tenant> and restarts its homeserver, and the
     deploy after that changes nothing. Simulated on the second tenant's files."""
-    from tests.e2e.test_chat import changed_count, run_playbooks
-
     _, theirs = tenants
     host = chat_host(lab)
     state, conf = f"/var/lib/souverain-synapse/{theirs.id}", f"/etc/souverain/chat/{theirs.id}"
@@ -348,7 +346,7 @@ def test_a_deploy_gives_the_shared_users_files_to_the_tenants_user(lab, tenants)
         f"chown souverain-synapse {conf}/signing.key {conf}/pgpass {conf}/macaroon_secret_key",
     )
     assert aged.returncode == 0, aged.stderr
-    migrated, seconds = run_playbooks(lab.directory, ("chat",))
+    migrated, seconds = run_playbooks(lab.directory, "chat")
     assert migrated.returncode == 0, migrated.stdout[-4000:]
     print(f"isolation: chat deploy giving the shared user's files away {seconds:.0f} s")
     assert changed_count(migrated.stdout) > 0
@@ -356,6 +354,6 @@ def test_a_deploy_gives_the_shared_users_files_to_the_tenants_user(lab, tenants)
     assert left.returncode == 0 and left.stdout == "", left.stdout + left.stderr
     accepted = homeserver_login(lab, theirs, UID, theirs.passwords[UID])
     assert accepted.status_code == 200, accepted.text
-    again, _ = run_playbooks(lab.directory, ("chat",))
+    again, _ = run_playbooks(lab.directory, "chat")
     assert again.returncode == 0, again.stdout[-4000:]
     assert changed_count(again.stdout) == 0, again.stdout[-4000:]

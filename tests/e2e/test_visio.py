@@ -20,7 +20,6 @@ import socket
 import ssl
 import struct
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -28,14 +27,13 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import RunningLab, souverain
+from tests.e2e.conftest import RunningLab, run_playbooks, souverain
 from tests.e2e.test_identity import Forms, Portal, add_person
 from tests.unit.test_old_tls_checks import self_signed, server_context, tls_server
 
 pytestmark = pytest.mark.lab
 
 PLAYBOOKS = ("base", "pki", "proxy", "directory", "sso", "visio")
-PROJECT = Path(__file__).resolve().parents[2]
 JITSI_DEBS = os.environ.get("SOUVERAIN_JITSI_DEBS")
 # A guard only. coturn does not answer a TLS 1.1 hello at all: it resets the connection when
 # its allocation timeout (max-allocate-timeout, 60 s by default) passes, which is the answer
@@ -43,19 +41,6 @@ JITSI_DEBS = os.environ.get("SOUVERAIN_JITSI_DEBS")
 OLD_TLS_ANSWER_SECONDS = 180
 # A guard only: turnutils_uclient ends by itself once its few messages went round (seconds).
 UDP_GUARD_SECONDS = 180
-
-
-def run_playbooks(deployment: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1")
-    argv = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i", str(deployment / "build" / "inventory"),
-        "--vault-password-file", str(deployment / ".vault-password"),
-        *[str(PROJECT / "playbooks" / f"{name}.yml") for name in PLAYBOOKS],
-    ]  # fmt: skip
-    started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
-    return result, time.monotonic() - started
 
 
 def recap(output: str) -> dict[str, int]:
@@ -85,7 +70,7 @@ def visio(lab_session: RunningLab) -> tuple[RunningLab, subprocess.CompletedProc
         use_local_jitsi(lab_session.directory)
     rendered = souverain("-C", str(lab_session.directory), "render")
     assert rendered.returncode == 0, rendered.stderr
-    first, seconds = run_playbooks(lab_session.directory)
+    first, seconds = run_playbooks(lab_session.directory, *PLAYBOOKS)
     assert first.returncode == 0, first.stdout[-4000:]
     print(f"visio: deploy {seconds:.0f} s")
     return lab_session, first
@@ -341,7 +326,7 @@ def test_visio_page_says_unavailable_until_jitsi_is_installed(visio):
 
 def test_redeploy_changes_nothing(visio):
     lab, _ = visio
-    again, seconds = run_playbooks(lab.directory)
+    again, seconds = run_playbooks(lab.directory, "visio")
     assert again.returncode == 0, again.stdout[-4000:]
     print(f"visio: re-deploy {seconds:.0f} s")
     assert recap(again.stdout).get("changed") == 0, again.stdout[-6000:]
