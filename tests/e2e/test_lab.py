@@ -95,6 +95,11 @@ def controller_snapshot(keep: set[str]) -> dict[str, list[str]]:
     }
 
 
+def network_namespaces() -> list[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return listed.stdout.splitlines()
+
+
 def wait_for_snapshot(
     expected: dict[str, list[str]], keep: set[str], timeout: float = 10
 ) -> dict[str, list[str]]:
@@ -190,6 +195,26 @@ def test_a_second_lab_coexists_and_down_leaves_nothing(
     second = start_lab(SOLO, tmp_path / "solo", 1)
     reply = second.ssh("host1", f"ping -c 1 -w 60 {lab.hosts[0][1]} >/dev/null && echo ok")
     assert reply.stdout.strip() == "ok", reply.stderr
+
+    # A lost server and its successor: same name and address, nothing of the old one left (its
+    # files, the firewall table in its network namespace, its SSH host keys).
+    made = second.ssh("host1", "touch /root/lost && cat /etc/ssh/ssh_host_ed25519_key.pub")
+    assert made.returncode == 0, made.stderr
+    netns = next(line.split()[0] for line in network_namespaces() if f"svl-{SOLO}-1" in line)
+    subprocess.run(["ip", "netns", "exec", netns, "nft", "add", "table", "ip", "lost"], check=True)
+    replaced = souverain_cli("-C", str(second.directory), "lab", "replace", "host1", "--json")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["address"] == second.address("host1")
+    # Reached with StrictHostKeyChecking: known_hosts holds the new keys.
+    after = second.ssh("host1", "test ! -e /root/lost && cat /etc/ssh/ssh_host_ed25519_key.pub")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert after.stdout.strip() and after.stdout != made.stdout, "the host keys were kept"
+    tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert "lost" not in tables.stdout
+    unknown = souverain_cli("-C", str(second.directory), "lab", "replace", "host9")
+    assert unknown.returncode != 0 and "has no host 'host9'" in unknown.stderr, unknown.stderr
+
     result = souverain_cli("-C", str(second.directory), "lab", "down")
     assert result.returncode == 0, result.stderr
     assert wait_for_snapshot(before, keep) == before

@@ -124,3 +124,20 @@ def _lab_named(name: str):
     return LabState(name=name, subnet="10.231.5.0/24", gateway="10.231.5.1", bridge=f"svl-{name}",
                     nft_table=f"svl_{name}", release="trixie", image="", directory="",
                     domain=f"{name}.lab.test")  # fmt: skip
+
+
+def test_a_replaced_host_has_only_its_new_keys_in_known_hosts(tmp_path):
+    from souverain.deployment import Deployment
+    from souverain.lab import deploydir, manager
+
+    deployment = Deployment.at(tmp_path)
+    deployment.lab_dir.mkdir(parents=True)
+    first = ["10.0.0.11", "host1", "host1.x.lab.test"]
+    second = ["10.0.0.12", "host2", "host2.x.lab.test"]
+    old = ssh.known_hosts_lines(first, {t: f"{t} OLD1" for t in ssh.HOST_KEY_TYPES})
+    kept = ssh.known_hosts_lines(second, {t: f"{t} KEPT" for t in ssh.HOST_KEY_TYPES})
+    deploydir.write_known_hosts(deployment, old + kept)
+    new = ssh.known_hosts_lines(first, {t: f"{t} NEW1" for t in ssh.HOST_KEY_TYPES})
+    manager._replace_known_hosts(deployment, first, new)
+    lines = (deployment.lab_dir / ssh.KNOWN_HOSTS_NAME).read_text().splitlines()
+    assert sorted(lines) == sorted(kept + new)

@@ -134,6 +134,46 @@ def down(ctx: click.Context, name: str | None, directory: Path | None, as_json: 
 @lab.command()
 @name_option
 @dir_option
+@click.argument("host")
+@click.option("--timeout", "boot_timeout", type=float, default=180, show_default=True,
+              help="Seconds to wait for the new host to boot and answer SSH.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the new host as JSON.")
+@click.pass_context
+def replace(
+    ctx: click.Context,
+    name: str | None,
+    directory: Path | None,
+    host: str,
+    boot_timeout: float,
+    as_json: bool,
+) -> None:
+    """Replace HOST by a new, empty host at the same name and address (a lost server).
+
+    Everything on HOST is gone: its files, its firewall, its SSH host keys (lab/known_hosts
+    gets the new ones). Deploy again, then `souverain backup restore --host HOST`.
+    """
+    from souverain.lab import manager
+
+    lab_name = manager.resolve_name(name, _directory(ctx, directory) or Path("."))
+    console = _console()
+    say = (
+        (lambda _line: None)
+        if as_json
+        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
+    )
+    replaced = manager.replace(lab_name, host, boot_timeout=boot_timeout, say=say)
+    if as_json:
+        click.echo(json.dumps(asdict(replaced), indent=2))
+        return
+    console.print(
+        f"{escape(replaced.name)} ({replaced.address}) is a new, empty host "
+        f"(up in {replaced.boot_seconds} s)"
+    )
+
+
+@lab.command()
+@name_option
+@dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
 def status(ctx: click.Context, name: str | None, directory: Path | None, as_json: bool) -> None:

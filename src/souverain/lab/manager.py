@@ -320,6 +320,94 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# --- replace ----------------------------------------------------------------------------------
+
+
+def replace(
+    name: str, wanted: str, *, boot_timeout: float = BOOT_TIMEOUT, say: Say = _quiet
+) -> st.HostState:
+    """Replace one host by a new, empty one: what losing a server and installing its successor
+    at the same name and address looks like. The machine is stopped, its root, its network
+    namespace (with the firewall the suite had put there) and its SSH host keys are made anew
+    from the lab's image; known_hosts in the deployment directory follows the new keys."""
+    checks.check_can_run()
+    names = nm.LabNames(nm.check_name(name))
+    lab = st.load(names.name)
+    if lab is None or lab.phase != "up":
+        raise LabError(f"no lab named {name!r} is up on this machine", hint=_known_labs_hint())
+    h = lab.host(wanted)
+    if h is None:
+        known = ", ".join(each.name for each in lab.hosts)
+        raise LabRefused(f"lab {lab.name!r} has no host {wanted!r}", hint=f"its hosts: {known}")
+    deployment = Deployment.at(lab.directory)
+    with _sigterm_as_interrupt():
+        base = image.ensure_image(image.spec_for(lab.release), log=say)
+        say(f"removing {h.name}: machine, root and network namespace")
+        _remove_host(h)
+        h.pid, h.started_at, h.boot_seconds, h.system_state, h.failed_units = (
+            None, None, None, None, [],
+        )  # fmt: skip
+        st.save(lab)
+        network.create_host_network(
+            netns=h.netns,
+            veth=h.veth,
+            bridge=lab.bridge,
+            address=ipaddress.IPv4Address(h.address),
+            gateway=ipaddress.IPv4Address(lab.gateway),
+            prefixlen=ipaddress.IPv4Network(lab.subnet).prefixlen,
+        )
+        say(f"preparing a new root for {h.name} from {base.name}")
+        rootfs.copy_image(base, Path(h.root))
+        public_keys = rootfs.personalise(
+            Path(h.root),
+            hostname=h.name,
+            hosts=rootfs.hosts_file(
+                [(each.address, f"{each.name}.{lab.domain}", each.name) for each in lab.hosts]
+            ),
+            resolv_conf=rootfs.controller_resolv_conf(),
+            authorized_key=(deployment.lab_dir / f"{ssh.KEY_NAME}.pub").read_text(),
+            extra_cas=rootfs.controller_extra_cas(),
+        )
+        reached_as = [h.address, h.name, f"{h.name}.{lab.domain}"]
+        _replace_known_hosts(deployment, reached_as, ssh.known_hosts_lines(reached_as, public_keys))
+        h.started_at = time.time()
+        h.pid = host.start(root=Path(h.root), machine=h.machine, netns=h.netns, log=Path(h.log))
+        st.save(lab)
+        say(f"booting {h.name}")
+        _wait_ready(h, deploydir.access(deployment), timeout=boot_timeout)
+    st.save(lab)
+    return h
+
+
+def _remove_host(h: st.HostState) -> None:
+    if host.is_running(h.pid, h.machine):
+        host.stop(h.pid, h.machine)
+    for pid in host.find_nspawn(h.machine):  # one the state file did not know
+        host.stop(pid, h.machine)
+    shutil.rmtree(NSPAWN_RUN_DIR / h.machine, ignore_errors=True)
+    stray = network.netns_pids(h.netns)
+    if stray:
+        host.kill_pids(stray)
+    network.remove_netns(h.netns)
+    network.remove_link(h.veth)
+    root = Path(h.root)
+    if root.exists():
+        _unmount_below(root)
+        run(["rm", "-rf", "--one-file-system", str(root)], timeout=600)
+
+
+def _replace_known_hosts(deployment: Deployment, names: list[str], lines: list[str]) -> None:
+    """known_hosts with the host's lines (those for exactly these names) replaced by ``lines``."""
+    path = deployment.lab_dir / ssh.KNOWN_HOSTS_NAME
+    pattern = ",".join(names)
+    kept = [
+        line
+        for line in (path.read_text().splitlines() if path.exists() else [])
+        if line.strip() and line.split(maxsplit=1)[0] != pattern
+    ]
+    deploydir.write_known_hosts(deployment, kept + lines)
+
+
 # --- down -------------------------------------------------------------------------------------
 
 
