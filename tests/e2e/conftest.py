@@ -168,6 +168,11 @@ def note_deployed(
         CONVERGED[directory] = Converged(digest, summary if isinstance(summary, dict) else {})
 
 
+def forget_deployed(lab: RunningLab) -> None:
+    """What was deployed is gone (a host replaced by a new one): the next module deploys."""
+    CONVERGED.pop(lab.directory.resolve(), None)
+
+
 def known_deployed(lab: RunningLab) -> Converged | None:
     """The whole deploy the lab's hosts hold for its current suite.yml, if one is known."""
     known = CONVERGED.get(lab.directory.resolve())

@@ -24,7 +24,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SECOND_TENANT, RunningLab, souverain, whole_suite_deployed
+from tests.e2e.conftest import (
+    SECOND_TENANT,
+    RunningLab,
+    forget_deployed,
+    souverain,
+    whole_suite_deployed,
+)
 from tests.e2e.test_chat import Matrix, login, read_messages
 from tests.e2e.test_mail import Endpoints, imaps, smtp
 
@@ -254,6 +260,52 @@ def test_a_restore_without_yes_off_a_terminal_is_refused(drill):
     refused = cli(drill["lab"], "backup", "restore", "--tenant", drill["b"].id)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "--yes" in refused.stderr
+
+
+# ---- the host lost ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def host_lost(drill: dict[str, Any]) -> dict[str, Any]:
+    """The suite host is lost after a backup and replaced by a new, empty host at the same
+    address; `deploy` and `backup restore --host` bring the suite and both tenants back."""
+    lab, host = drill["lab"], drill["host"]
+    seconds: dict[str, float] = {}
+
+    def timed(step: str, *args: str) -> Any:
+        started = time.monotonic()
+        result = cli(lab, *args, timeout=3600)
+        seconds[step] = time.monotonic() - started
+        assert result.returncode == 0, f"{step}:\n{result.stdout[-4000:]}\n{result.stderr}"
+        return result
+
+    timed("backup", "backup", "run", "--json")
+    timed("replace", "lab", "replace", host)
+    forget_deployed(lab)  # the host is new: nothing of the suite is on it
+    blank = lab.ssh(host, "test ! -e /var/vmail && test ! -e /etc/souverain")
+    assert blank.returncode == 0, "the new host still holds the suite"
+    timed("deploy", "deploy", "--json")
+    restored = timed("restore", "backup", "restore", "--host", host, "--yes", "--json")
+    print("backup: host lost: " + ", ".join(f"{step} {s:.0f} s" for step, s in seconds.items()))
+    return {"seconds": seconds, "restore": json.loads(restored.stdout)}
+
+
+def test_after_the_host_is_lost_both_tenants_sign_in_and_read_their_mail(drill, host_lost):
+    for tenant in (drill["a"], drill["b"]):
+        # With the passwords they had: the directory came back with the mailboxes.
+        assert drill[f"{tenant.id}/mail"] in inbox_ids(tenant, PEOPLE[0])
+        inbox_ids(tenant, PEOPLE[1])
+
+
+def test_after_the_host_is_lost_both_tenants_read_their_rooms(drill, host_lost):
+    for tenant in (drill["a"], drill["b"]):
+        room = drill[f"{tenant.id}/room"]
+        assert room["text"] in room_history(drill["lab"], tenant, room["room_id"])
+
+
+def test_after_the_host_is_lost_the_suite_verifies_green(drill, host_lost):
+    verified = cli(drill["lab"], "verify", "--json")
+    assert verified.returncode == 0, verified.stdout[-4000:] + verified.stderr
 
 
 def test_check_finds_a_damaged_segment(drill):
