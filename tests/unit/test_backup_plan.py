@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from souverain.backup.operations import _choose, archive_time
+from souverain.backup.agents import AgentResult, Agents
+from souverain.backup.operations import _choose, archive_time, plan_restore
 from souverain.model.backup_plan import agents, host_plan, repository_url
 from souverain.model.suite import Suite
 from souverain.scaffold import LAYOUTS, suite_yaml
@@ -140,3 +141,53 @@ def test_a_restore_picks_its_archive(archive, at, chosen):
 
 def test_archive_time_is_the_second_part_of_the_name():
     assert archive_time("a-b+2026-12-03T01:50:00Z+before-restore") == "2026-12-03T01:50:00Z"
+
+
+class ListingAgents(Agents):
+    """Agents whose hosts each keep one archive of the tenant (no SSH): what plan_restore
+    reads."""
+
+    def run(self, host: str, *args: str) -> AgentResult:
+        tenant = args[args.index("--tenant") + 1]
+        archives = [{"name": f"{tenant}+2026-12-01T01:30:00Z"}]
+        return AgentResult(host, 0, {"ok": True, "tenants": {tenant: archives}})
+
+
+def _part(
+    *, stop: tuple[str, ...] = (), databases: tuple[str, ...] = (), paths: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "paths": list(paths),
+        "user_paths": [],
+        "dump": False,
+        "databases": [{"name": name} for name in databases],
+        "stop": list(stop),
+    }
+
+
+def test_a_rebuilt_database_host_stops_the_homeserver_running_on_another_host():
+    agents = ListingAgents(
+        build=None,  # type: ignore[arg-type]
+        access=None,  # type: ignore[arg-type]
+        plans={
+            "db": {
+                "tenants": {"t": {"components": {"postgresql": _part(databases=("synapse_t",))}}}
+            },
+            "apps": {
+                "tenants": {
+                    "t": {
+                        "components": {
+                            "chat": _part(stop=("souverain-synapse@t",), paths=("/media/t",))
+                        }
+                    }
+                }
+            },
+        },
+    )
+    rebuilt = plan_restore(agents, "t", only_host="db")
+    assert rebuilt.archives == {"db": "t+2026-12-01T01:30:00Z"}
+    assert rebuilt.stops == {"apps": ["souverain-synapse@t"]}
+    # A tenant's restore stops what the restored hosts name, as before.
+    whole = plan_restore(agents, "t")
+    assert whole.stops == {"apps": ["souverain-synapse@t"]}
+    assert set(whole.archives) == {"db", "apps"}

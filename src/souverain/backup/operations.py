@@ -125,7 +125,8 @@ def plan_restore(
     only_host: str | None = None,
 ) -> RestorePlan:
     """Which archive each host restores from and what it replaces; refuses what cannot be.
-    With ``only_host``, only that host's part of the tenant (a rebuilt host)."""
+    With ``only_host``, only that host's part of the tenant (a rebuilt host), the tenant's
+    units stopped on every host meanwhile."""
     if tenant not in agents.tenants():
         raise UsageError(
             f"no host keeps data of tenant {tenant!r}",
@@ -166,6 +167,19 @@ def plan_restore(
         stops = [] if user else [u for part in parts.values() for u in part["stop"]]
         if stops:
             plan.stops[host] = stops
+    if only_host is not None and not user:
+        # A rebuilt host's data is read by units on other hosts too (a homeserver elsewhere
+        # reads its database on this one): they stop as well while it comes back.
+        for other in agents.hosts_of(tenant, components):
+            parts = agents.plans[other]["tenants"][tenant]["components"]
+            units = [
+                unit
+                for name, part in parts.items()
+                if not components or name in components
+                for unit in part["stop"]
+            ]
+            if units and other not in plan.stops:
+                plan.stops[other] = units
     if missing:
         which = (
             f"archive {archive}" if archive else (f"an archive before {at}" if at else "an archive")
