@@ -42,7 +42,7 @@ from tests.e2e.test_identity import Forms, Portal
 
 pytestmark = pytest.mark.lab
 
-PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "directory", "sso", "chat", "visio")
+PLAYBOOKS = ("base", "pki", "proxy", "postgresql", "directory", "sso", "chat", "visio", "backup")
 PEOPLE = ("chatada", "chatbob", "chatcy")
 # The upgrade starts from an older release than the model's default: three minor releases
 # back, published for Python 3.13 (Debian 13), with the same database schema generation
@@ -340,25 +340,37 @@ def test_the_upgrade_runs_the_pinned_release_on_the_migrated_database(
     assert f"synapse-{OLDER_SYNAPSE}-ldap3-0.4.0" in kept, "the previous virtualenv is kept"
 
 
-def test_the_upgrade_dumped_each_database_before_the_switch(chat: RunningLab, upgrade: dict):
+def archived_before_the_upgrade(lab: RunningLab, tenant: str) -> list[str]:
+    """The tenant's archives noted as taken before Synapse left OLDER_SYNAPSE, on every
+    host keeping its data."""
+    listed = souverain("-C", str(lab.directory), "backup", "list", "--tenant", tenant, "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    note = "+before-synapse-" + OLDER_SYNAPSE.replace(".", "-")
+    return [
+        archive["name"]
+        for report in json.loads(listed.stdout)["hosts"].values()
+        for archive in report["tenants"].get(tenant, [])
+        if archive["name"].endswith(note)
+    ]
+
+
+def test_the_upgrade_archived_the_homeservers_data_before_the_switch(
+    chat: RunningLab, upgrade: dict
+):
     tenant = tenant_info(chat)["id"]
     output = upgrade["stdout"]
     steps = [
-        "Stop every homeserver before the dump",
-        "Dump each homeserver's database before the new release migrates it",
+        "Stop every homeserver before their data is kept",
+        "Archive the homeservers' data before the new release migrates it",
         "Switch the homeservers to the pinned releases' virtualenv",
         "Restart every homeserver",
     ]
     positions = [output.index(f"[chat : {step}]") for step in steps]
-    assert positions == sorted(positions), "stop, dump, switch, then start"
-    dump = (
-        f"/var/backups/souverain-synapse/"
-        f"{tenant}-synapse-{OLDER_SYNAPSE}-before-{DEFAULT_SYNAPSE}.dump"
-    )
-    listed = chat.ssh(postgresql_host(chat), f"pg_restore --list {dump}")
-    assert listed.returncode == 0, listed.stderr
-    assert "TABLE DATA public events" in listed.stdout
-    assert chat.ssh(postgresql_host(chat), f"stat -c %a {dump}").stdout.strip() == "600"
+    assert positions == sorted(positions), "stop, archive, switch, then start"
+    # Through the backup agents (the suite has backups on), not a dump of its own.
+    assert archived_before_the_upgrade(chat, tenant), "no archive before the upgrade"
+    dumps = chat.ssh(postgresql_host(chat), "test -e /var/backups/souverain-synapse")
+    assert dumps.returncode != 0, "a dump of its own was made beside the archive"
 
 
 def test_the_rooms_and_messages_survive_the_upgrade(
@@ -692,3 +704,48 @@ def test_messages_survive_a_redeploy_with_a_changed_setting(
         render(chat.directory)
         restored, _ = run_playbooks(chat.directory, "chat")
         assert restored.returncode == 0, restored.stdout[-5000:]
+
+
+def test_rollback_puts_back_the_older_release_and_the_data_it_left(
+    chat: RunningLab, people: dict[str, str], conversation: dict[str, str]
+):
+    """`backup rollback` undoes the upgrade: the data archived before it (a message written
+    since is gone), Synapse OLDER_SYNAPSE pinned in suite.yml and running. The module then
+    upgrades again, so that later modules find the model's default."""
+    from nio import RoomSendResponse
+
+    info = tenant_info(chat)
+    later = f"apres la mise a jour {uuid.uuid4().hex[:8]}"
+
+    async def write() -> None:
+        async with Matrix(chat, info, "chatbob") as bob:
+            await login(bob, people["chatbob"])
+            sent = await bob.room_send(conversation["room_id"], "m.room.message",
+                                       {"msgtype": "m.text", "body": later})  # fmt: skip
+            assert isinstance(sent, RoomSendResponse), sent
+
+    async def reread() -> list[str]:
+        async with Matrix(chat, info, "chatbob") as bob:
+            await login(bob, people["chatbob"])
+            return await read_messages(bob, conversation["room_id"])
+
+    asyncio.run(write())
+    suite_file = chat.directory / "suite.yml"
+    try:
+        started = time.monotonic()
+        rolled = souverain("-C", str(chat.directory), "backup", "rollback", "--yes", "--json",
+                           timeout=1800)  # fmt: skip
+        print(f"chat: rollback to {OLDER_SYNAPSE} {time.monotonic() - started:.0f} s")
+        assert rolled.returncode == 0, rolled.stdout[-5000:] + rolled.stderr
+        report = json.loads(rolled.stdout)
+        assert report["back_to"] == OLDER_SYNAPSE and report["ok"], report
+        assert f'    synapse_version: "{OLDER_SYNAPSE}"\n' in suite_file.read_text()
+        assert running_release(chat, info["id"]) == OLDER_SYNAPSE
+        bodies = asyncio.run(reread())
+        assert conversation["text"] in bodies and later not in bodies, bodies
+    finally:
+        pin_synapse(chat.directory, None)
+        again, seconds = run_playbooks(chat.directory, "chat")
+        print(f"chat: upgrade again after the rollback {seconds:.0f} s")
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert running_release(chat, info["id"]) == DEFAULT_SYNAPSE

@@ -191,8 +191,12 @@ def plan_restore(
     return plan
 
 
-def restore(agents: Agents, plan: RestorePlan, say: Say = _quiet) -> dict[str, Any]:
-    """Safety archive, stop, put back, start: the report of each step per host."""
+def restore(
+    agents: Agents, plan: RestorePlan, say: Say = _quiet, *, keep_stopped: bool = False
+) -> dict[str, Any]:
+    """Safety archive, stop, put back, start: the report of each step per host. With
+    ``keep_stopped`` the units stay stopped after a put-back without error (a deploy that
+    follows starts them, on another release); after an error they start again."""
     hosts = list(plan.archives)
     tenant_args = ["--tenant", plan.tenant]
     component_args = [arg for c in plan.components or [] for arg in ("--component", c)]
@@ -224,6 +228,8 @@ def restore(agents: Agents, plan: RestorePlan, say: Say = _quiet) -> dict[str, A
             if not result.ok:
                 report["errors"][host] = result.problem()
     finally:
+        if keep_stopped and not report["errors"] and len(report["restored"]) == len(hosts):
+            stopped = []
         for host in stopped:
             say(f"{host}: starting {', '.join(plan.stops[host])}")
             result = agents.run(host, "start", *tenant_args, *component_args)

@@ -261,3 +261,87 @@ def restore_command(
                     f"[green]tenant {report['tenant']} restored[/]; safety archives: {safety}"
                 )
     exit_with(0 if ok else EXIT_DEPLOY_FAILED)
+
+
+@backup.command("rollback")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@click.pass_context
+def rollback_command(ctx: click.Context, yes: bool, as_json: bool) -> None:
+    """Undo the last release change (Synapse's): its data as it was just before, and the
+    release it ran.
+
+    A deploy that changes such a release archives the data first. The rollback puts those
+    archives back (a safety archive of the current data first), sets the old release in
+    suite.yml (nothing else in the file changes) and deploys the component. Shown and
+    confirmed unless --yes.
+    """
+    from souverain.backup.agents import open_agents
+    from souverain.backup.rollback import find_rollback, pinned_text, plan_rollback, put_back
+    from souverain.cli.cmd_deploy import run_deploy
+    from souverain.fsutil import ChangedMeanwhile, replace_keeping_metadata
+
+    deployment = current_deployment(ctx)
+    with open_agents(deployment) as agents:
+        rollback = find_rollback(agents)
+        text, pinned = pinned_text(deployment.suite_file, rollback)
+        plans = plan_rollback(agents, rollback)
+        release, setting = rollback.release, ".".join(rollback.release.keys)
+        if not yes:
+            if as_json or not sys.stdin.isatty():
+                raise UsageError(
+                    "a rollback replaces data: confirm with --yes when not asked at a terminal"
+                )
+            out = console()
+            out.print(
+                f"Back to {release.name} {rollback.back_to}, with the data archived at "
+                f"{rollback.time} before the release changed:",
+                markup=False,
+            )
+            for plan in plans:
+                for where, what in plan.overwrites.items():
+                    out.print(f"  {where}: {plan.tenant}: {', '.join(what)}", markup=False)
+            out.print(
+                f"then {setting}: {rollback.back_to} in suite.yml and a deploy of "
+                f"{release.component}.",
+                markup=False,
+            )
+            click.confirm("Go on?", abort=True)
+        reports = put_back(agents, plans, say=_say(as_json))
+    result: dict[str, Any] = {**rollback.as_dict(), "restores": reports}
+    if not all(report["ok"] for report in reports):
+        result["ok"] = False
+        if as_json:
+            print_json(result)
+        else:
+            for report in reports:
+                for where, problem in report["errors"].items():
+                    console().print(f"[bold red]{where}[/]: {escape(problem)}")
+            console().print("nothing else was changed: suite.yml and the release are as before")
+        exit_with(EXIT_DEPLOY_FAILED)
+    try:
+        replace_keeping_metadata(
+            deployment.suite_file, pinned.encode("utf-8"), expected=text.encode("utf-8")
+        )
+    except ChangedMeanwhile:
+        raise UsageError(
+            f"{deployment.suite_file} changed during the rollback: the data is back, the "
+            f"release is not pinned",
+            hint=f"set {setting}: {rollback.back_to} in suite.yml, then `souverain deploy`",
+        ) from None
+    if not as_json:
+        console().print(f"{setting}: {rollback.back_to} set in suite.yml", markup=False)
+    summary, status = run_deploy(
+        deployment, limit=None, tags=(release.component,), check=False, diff=False,
+        mitogen=None, as_json=as_json,
+    )  # fmt: skip
+    result["deploy"] = summary
+    result["ok"] = status == 0
+    if as_json:
+        print_json(result)
+    elif status == 0:
+        console().print(
+            f"[green]rolled back[/]: {escape(release.name)} {escape(rollback.back_to)} runs "
+            "on the data from before the change"
+        )
+    exit_with(status)

@@ -179,6 +179,22 @@ class BackupData(_Entry):
         "per database, in the archive of the database's tenant.",
     )
 
+    releases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Releases the role upgrades in place, migrating this data: name -> the "
+        "component's setting that pins it. The role archives the data before the release "
+        "changes (note 'before-<name>-<old release, dots as dashes>'); `backup rollback` "
+        "puts that archive back and the setting to the old release.",
+    )
+
+    @field_validator("releases")
+    @classmethod
+    def _release_names(cls, values: dict[str, str]) -> dict[str, str]:
+        for name, setting in values.items():
+            if not re.fullmatch(r"[a-z]{1,20}", name) or not re.fullmatch(_NAME, setting):
+                raise ValueError(f"{name}: {setting}: a name of letters, and a setting name")
+        return values
+
     @field_validator("paths", "user_paths", "stop")
     @classmethod
     def _patterns(cls, values: list[str]) -> list[str]:
