@@ -211,11 +211,21 @@ def test_the_cache_is_sealed_with_the_vault_password(deployment: Deployment) -> 
         return key is not None and cache.get(key)[0]
 
     assert cached(JudgementCache.open(path, password, secrets))
-    # Another password, other secrets to mask, or a damaged file: nothing is taken from it.
+    # A new secret (a new tenant's) that its evidence does not show: still taken.
+    assert cached(JudgementCache.open(path, password, secrets | {"a-new-secret-value"}))
+    # One its evidence shows (masked before that value was a secret): judged again.
+    shown = JudgementCache.open(path, password, secrets).get(cache_key(check, item, view))[1]
+    text = next(e.text for judged in shown or [] for e in judged.evidence if len(e.text) > 12)
+    assert not cached(JudgementCache.open(path, password, secrets | {text[2:12]}))
+    # Another password, a secret removed or changed, or a damaged file: nothing is taken.
     assert not cached(JudgementCache.open(path, b"another password", secrets))
-    assert not cached(JudgementCache.open(path, password, secrets | {"a-new-secret-value"}))
+    assert not cached(JudgementCache.open(path, password, set(sorted(secrets)[1:])))
     path.write_bytes(blob.replace(blob[-20:-10], b"0" * 10))
     assert not cached(JudgementCache.open(path, password, secrets))
+
+
+def cache_key(check: FileCheck, item: BuiltFile, view: BuildView) -> str:
+    return JudgementCache(Path("unused"), b"", []).key(check, item, view.digest(item))
 
 
 def test_certificates_are_cached_with_their_days_left(deployment: Deployment) -> None:
@@ -321,3 +331,26 @@ def test_redaction_skips_texts_without_a_secret_and_masks_the_others() -> None:
     assert redact("alphaZq9vKx2LmP0aBcDbetaZq9vKx2LmP0aBcD") == MASK + MASK
     assert redact("k=gammaZq9vKx2LmP0aBcD;s3cr3t") == f"k={MASK};{MASK}"
     assert redact("alphaZq9vKx2LmP0aBc") == "alphaZq9vKx2LmP0aBc"  # a prefix is no secret
+
+
+def test_a_new_tenant_keeps_the_other_tenants_judgements(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its secrets are new: the other tenants' files are not judged again (their evidence
+    cannot show a value made after it), and the report is the one made from scratch."""
+    from souverain.render.pipeline import render_deployment
+
+    fast_report(deployment)  # fills the cache
+    data = json.loads(deployment.suite_file.read_text())
+    data["tenants"].append(
+        {**data["tenants"][0], "id": "t9", "name": "Tenant 9", "domain": "t9.example.org"}
+    )
+    deployment.suite_file.write_text(json.dumps(data, indent=1))
+    render_deployment(deployment)
+    opened = _decrypted_sources(monkeypatch)
+    report = fast_report(deployment)
+    assert any("/sso/t9/" in source for source in opened), "the new tenant's files are read"
+    # t0 is the one tenant whose files the fixture did not weaken (render puts those back).
+    assert not [s for s in opened if "/t0/" in s], opened
+    monkeypatch.undo()
+    assert report == plain_report(deployment, monkeypatch)

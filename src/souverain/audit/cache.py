@@ -2,10 +2,15 @@
 
 A file check's judgement of one file (its evidence, verdict hint and reason) depends on the
 file's bytes, the check (settings, patterns, format), the file's path and whether the build
-stores it encrypted, the secret values evidence must mask, the audit's own code, and for a
-certificate its days left on the day of the audit. The cache key is a SHA-256 over all of
-these. The file's bytes are hashed as they are on disk, never taken from manifest.json,
-which a hand edit of the build does not update.
+stores it encrypted, the audit's own code, and for a certificate its days left on the day of
+the audit. The cache key is a SHA-256 over all of these. The file's bytes are hashed as they
+are on disk, never taken from manifest.json, which a hand edit of the build does not update.
+
+The judgement also depends on the secret values its evidence masks. The cache keeps a salted
+hash of each secret value it was made with: when secrets were only added (a new tenant's), a
+kept judgement is used unless its evidence holds one of the new values; when one was removed
+or changed, every judgement is made again. So adding a tenant re-reads that tenant's files
+and those listing every tenant, not the whole build.
 
 What it saves: reading a secret file means deriving its key (PBKDF2, several milliseconds per
 file, one file per tenant and rule); parsing a thousand tenants' nginx, Synapse and LemonLDAP
@@ -39,7 +44,7 @@ from souverain.errors import SecretsError
 from souverain.fsutil import atomic_write
 
 CACHE_FILE = ".audit-cache.vault"
-FORMAT = 1
+FORMAT = 2
 
 
 @cache
@@ -92,12 +97,16 @@ class JudgementCache:
     def __init__(self, path: Path, password: bytes, secrets: Iterable[str]) -> None:
         self.path = path
         self._password = password
-        masked = hashlib.sha256("\0".join(sorted(secrets)).encode()).hexdigest()
-        self._salt = f"{code_fingerprint()}\0{masked}\0"
+        self._salt = f"{code_fingerprint()}\0"
+        self._secrets = {self._secret_hash(value): value for value in secrets}
+        self._new_secrets: list[str] = []  # values the kept judgements were not masked with
         self._entries: dict[str, Any] = {}
         self._used: set[str] = set()
         self._added = False
         self._checks: dict[int, tuple[FileCheck, str]] = {}
+
+    def _secret_hash(self, value: str) -> str:
+        return hashlib.sha256(f"{self._salt}{value}".encode()).hexdigest()
 
     @classmethod
     def open(cls, path: Path, password: bytes, secrets: Iterable[str]) -> JudgementCache:
@@ -105,8 +114,14 @@ class JudgementCache:
         with contextlib.suppress(OSError, SecretsError, ValueError, zlib.error):
             packed = vault.decrypt(path.read_bytes(), password, source=str(path))
             document = json.loads(zlib.decompress(packed))
-            if document.get("format") == FORMAT and document.get("salt") == cache._salt:
+            known = set(document.get("secrets", ()))
+            if (
+                document.get("format") == FORMAT
+                and document.get("salt") == cache._salt
+                and known <= cache._secrets.keys()  # none removed or changed
+            ):
                 cache._entries = dict(document["entries"])
+                cache._new_secrets = [v for h, v in cache._secrets.items() if h not in known]
         return cache
 
     def key(self, check: FileCheck, item: BuiltFile, digest: str, extra: str = "") -> str:
@@ -123,8 +138,16 @@ class JudgementCache:
         """(found, judgements); judgements None means the file could not be read."""
         if key not in self._entries:
             return False, None
+        data = self._entries[key]
+        if self._new_secrets and data is not None and self._shows_a_new_secret(data):
+            return False, None
         self._used.add(key)
-        return True, _decode(self._entries[key])
+        return True, _decode(data)
+
+    def _shows_a_new_secret(self, data: list[Any]) -> bool:
+        """Whether evidence masked before these secrets existed shows one of them."""
+        texts = [f"{text}\0{where}" for _, _, evidence in data for text, where, *_ in evidence]
+        return any(secret in text for text in texts for secret in self._new_secrets if secret)
 
     def put(self, key: str, judged: list[Judged] | None) -> None:
         self._entries[key] = _encode(judged)
@@ -135,14 +158,19 @@ class JudgementCache:
         """Write the cache when it learnt something, or (after a ``complete`` audit, every
         rule run) when it holds judgements of files no longer in the build; return whether."""
         stale = complete and len(self._used) < len(self._entries)
-        if not (self._added or stale):
+        if not (self._added or stale or self._new_secrets):
             return False
         entries = (
             {key: self._entries[key] for key in sorted(self._used)}
             if complete
             else dict(sorted(self._entries.items()))
         )
-        document = {"format": FORMAT, "salt": self._salt, "entries": entries}
+        document = {
+            "format": FORMAT,
+            "salt": self._salt,
+            "secrets": sorted(self._secrets),
+            "entries": entries,
+        }
         data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
         try:
             packed = zlib.compress(data, 6)  # evidence repeats itself from tenant to tenant
