@@ -129,14 +129,14 @@ def test_each_homeserver_runs_as_its_tenants_own_user(host):
         pid = host.run(f"systemctl show -p MainPID --value souverain-synapse@{name}").stdout
         # Wide columns: ps shows a longer name than its default width as "mx-seco+".
         owner = host.run(f"ps -o user:32=,group:32= -p {pid.strip()}").stdout.split()
-        assert owner == [f"{PREFIX}{name}", "www-data"]
+        assert owner == [f"{PREFIX}{name}", f"{PREFIX}{name}"]
 
 
 def as_homeserver(host, tenant: str, command: str):
     """``command`` with the credentials the unit gives the tenant's homeserver (its user,
-    group www-data and no other group)."""
+    its own group and no other group)."""
     return host.run(
-        f"setpriv --reuid={PREFIX}{tenant} --regid=www-data --clear-groups -- {command}"
+        f"setpriv --reuid={PREFIX}{tenant} --regid={PREFIX}{tenant} --clear-groups -- {command}"
     )
 
 
