@@ -30,6 +30,9 @@ def test_each_homeserver_runs_and_answers_on_its_socket(host):
         assert host.service(f"souverain-synapse@{name}").is_enabled
         socket = f"/run/souverain-synapse/{name}/synapse.sock"
         assert host.file(socket).is_socket
+        # nginx's group, which no homeserver is in, holds the socket and its directory.
+        assert host.file(socket).group == "www-data"
+        assert host.file(f"/run/souverain-synapse/{name}").group == "www-data"
         answer = host.run(
             f'{VENV}/bin/python -c "import http.client,socket,sys\n'
             f"c=http.client.HTTPConnection('localhost')\n"
