@@ -97,3 +97,47 @@ def test_the_old_release_is_pinned_in_suite_yml_and_nothing_else_changes(deploym
 def test_a_release_the_model_refuses_is_refused_before_anything_is_put_back(deployment_dir):
     with pytest.raises(ConfigError):
         pinned_text(deployment_dir / "suite.yml", _rollback("not a release"))
+
+
+class Restoring(Agents):
+    """Agents that do what restore() asks and record it; tenant 'b' cannot be put back."""
+
+    def __init__(self) -> None:
+        super().__init__(build=None, access=None, plans={})  # type: ignore[arg-type]
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, host: str, *args: str) -> AgentResult:
+        self.calls.append((host, *args))
+        tenant = args[args.index("--tenant") + 1]
+        if args[0] == "restore" and tenant == "b":
+            return AgentResult(host, 1, {"ok": False, "errors": {"chat": "borg said no"}})
+        return AgentResult(host, 0, {"ok": True, "restored": ["database synapse_x"]})
+
+
+def test_a_failed_tenant_stops_the_rollback_and_every_homeserver_starts_again():
+    from souverain.backup.operations import RestorePlan
+    from souverain.backup.rollback import put_back
+
+    def plan(tenant: str) -> RestorePlan:
+        return RestorePlan(tenant, ["chat"], None, {"apps": f"{tenant}+t+before-synapse-1-0-0"},
+                           stops={"apps": [f"souverain-synapse@{tenant}.service"]})  # fmt: skip
+
+    agents = Restoring()
+    reports = put_back(agents, [plan("a"), plan("b"), plan("c")])
+    assert [r["ok"] for r in reports] == [True, False]
+    started = [call for call in agents.calls if call[1] == "start"]
+    assert ("apps", "start", "--tenant", "b", "--component", "chat") in started  # its own
+    assert ("apps", "start", "--tenant", "a", "--component", "chat") in started  # put back
+    assert not [call for call in agents.calls if "c" in call], "c is left as it is"
+
+
+def test_put_back_leaves_every_homeserver_stopped_for_the_deploy():
+    from souverain.backup.operations import RestorePlan
+    from souverain.backup.rollback import put_back
+
+    agents = Restoring()
+    plans = [RestorePlan("a", ["chat"], None, {"apps": "a+t+before-synapse-1-0-0"},
+                         stops={"apps": ["souverain-synapse@a.service"]})]  # fmt: skip
+    [report] = put_back(agents, plans)
+    assert report["ok"]
+    assert [call[1] for call in agents.calls] == ["run", "stop", "restore"]

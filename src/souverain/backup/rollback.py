@@ -135,15 +135,24 @@ def _quiet(_: str) -> None:
 
 def put_back(agents: Agents, plans: list[RestorePlan], say: Say = _quiet) -> list[dict[str, Any]]:
     """Every tenant's data back, its units left stopped for the deploy to start on the old
-    release; on an error every tenant's units start again and the rollback stops there."""
-    reports = []
-    for plan in plans:
-        report = restore(agents, plan, say, keep_stopped=True)
-        reports.append(report)
-        if not report["ok"]:
-            for done in plans[: len(reports) - 1]:
+    release. When one tenant's restore fails (its own units start again), the rollback
+    stops there and the tenants already put back start again too, on the release that
+    runs: each has its safety archive of what was there before."""
+    reports: list[dict[str, Any]] = []
+    finished = False
+    try:
+        for plan in plans:
+            reports.append(restore(agents, plan, say, keep_stopped=True))
+            if not reports[-1]["ok"]:
+                return reports
+        finished = True
+        return reports
+    finally:
+        if not finished:
+            for done, report in zip(plans, reports, strict=False):
+                if not report["ok"]:
+                    continue
+                components = [arg for c in done.components or [] for arg in ("--component", c)]
                 for host in done.stops:
-                    components = [arg for c in done.components or [] for arg in ("--component", c)]
+                    say(f"{host}: starting {', '.join(done.stops[host])}")
                     agents.run(host, "start", "--tenant", done.tenant, *components)
-            break
-    return reports
