@@ -317,7 +317,11 @@ def rollback_command(ctx: click.Context, yes: bool, as_json: bool) -> None:
             for report in reports:
                 for where, problem in report["errors"].items():
                     console().print(f"[bold red]{where}[/]: {escape(problem)}")
-            console().print("nothing else was changed: suite.yml and the release are as before")
+            console().print(
+                "the rollback stopped: suite.yml and the release are as before, the homeservers "
+                "run again; a tenant put back before the failure has its safety archive "
+                "(`souverain backup list`)"
+            )
         exit_with(EXIT_DEPLOY_FAILED)
     try:
         replace_keeping_metadata(
