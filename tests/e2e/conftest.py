@@ -109,7 +109,9 @@ def run_playbooks(
     result = subprocess.run(
         argv, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT, check=False
     )
-    note_deployed(deployment, whole=False, result=result)
+    # The playbooks alone do not write the file-integrity baseline (site.yml's last play):
+    # a run that changed something leaves hosts a whole deploy would change again.
+    note_deployed(deployment, whole=False, result=result, changed=changed_count(result.stdout) > 0)
     return result, time.monotonic() - started
 
 
@@ -129,8 +131,9 @@ def changed_count(output: str) -> int:
 # whole suite deployed asks `whole_suite_deployed`: the suite is deployed when no whole deploy of
 # this very suite.yml is known, and not again while it stays so. A deploy of part of the suite
 # keeps that knowledge only when suite.yml is still the same (it then converged what the whole
-# deploy had); a failed deploy, or one of another suite.yml (a module's pin or changed setting),
-# loses it. What a module changes on the hosts by hand it puts back itself, as before.
+# deploy had); a failed deploy, one of another suite.yml (a module's pin or changed setting), or
+# playbooks run alone that changed something (the file-integrity baseline is then behind)
+# lose it. What a module changes on the hosts by hand it puts back itself, as before.
 
 
 @dataclass
@@ -149,7 +152,11 @@ def suite_digest(directory: Path) -> str:
 
 
 def note_deployed(
-    directory: Path, *, whole: bool, result: subprocess.CompletedProcess[str]
+    directory: Path,
+    *,
+    whole: bool,
+    result: subprocess.CompletedProcess[str],
+    changed: bool = False,
 ) -> None:
     import json
 
@@ -158,7 +165,8 @@ def note_deployed(
         return
     digest = suite_digest(directory)
     known = CONVERGED.get(directory)
-    if result.returncode != 0 or (not whole and (known is None or known.digest != digest)):
+    other_suite = known is None or known.digest != digest
+    if result.returncode != 0 or changed or (not whole and other_suite):
         CONVERGED.pop(directory, None)
     elif whole:
         try:
