@@ -30,9 +30,6 @@ def test_each_homeserver_runs_and_answers_on_its_socket(host):
         assert host.service(f"souverain-synapse@{name}").is_enabled
         socket = f"/run/souverain-synapse/{name}/synapse.sock"
         assert host.file(socket).is_socket
-        # nginx's group, which no homeserver is in, holds the socket and its directory.
-        assert host.file(socket).group == "www-data"
-        assert host.file(f"/run/souverain-synapse/{name}").group == "www-data"
         answer = host.run(
             f'{VENV}/bin/python -c "import http.client,socket,sys\n'
             f"c=http.client.HTTPConnection('localhost')\n"
@@ -132,14 +129,14 @@ def test_each_homeserver_runs_as_its_tenants_own_user(host):
         pid = host.run(f"systemctl show -p MainPID --value souverain-synapse@{name}").stdout
         # Wide columns: ps shows a longer name than its default width as "mx-seco+".
         owner = host.run(f"ps -o user:32=,group:32= -p {pid.strip()}").stdout.split()
-        assert owner == [f"{PREFIX}{name}", f"{PREFIX}{name}"]
+        assert owner == [f"{PREFIX}{name}", "www-data"]
 
 
 def as_homeserver(host, tenant: str, command: str):
     """``command`` with the credentials the unit gives the tenant's homeserver (its user,
-    its own group and no other group)."""
+    group www-data and no other group)."""
     return host.run(
-        f"setpriv --reuid={PREFIX}{tenant} --regid={PREFIX}{tenant} --clear-groups -- {command}"
+        f"setpriv --reuid={PREFIX}{tenant} --regid=www-data --clear-groups -- {command}"
     )
 
 
