@@ -37,6 +37,20 @@ PROJECT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SOUVERAIN_TEST_ARTIFACTS") or PROJECT / "build" / "test-artifacts")
 
 
+# Modules that run before the others, in this order; the rest keep pytest's. test_deploy first:
+# its first deploy (whose summary it checks) is then the session lab's one whole deploy that
+# the following modules reuse, instead of a second one after test_chat's pin changes.
+FIRST_MODULES = ("test_deploy.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return FIRST_MODULES.index(name) if name in FIRST_MODULES else len(FIRST_MODULES)
+
+    items.sort(key=rank)  # stable: every other test keeps its place
+
+
 def lab_unavailable_reason() -> str | None:
     """Why this machine cannot run a lab, or None if it can."""
     if not sys.platform.startswith("linux"):
