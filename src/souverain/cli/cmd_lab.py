@@ -27,6 +27,13 @@ def _console():  # rich is imported lazily, when a lab command runs
     return Console(stderr=True, highlight=False)
 
 
+def _say(console, as_json: bool):  # noqa: ANN001 (rich's Console, imported lazily)
+    """What a lab command says as it goes: nothing with --json, else one dim line each."""
+    if as_json:
+        return lambda _line: None
+    return lambda line: console.print(f"[dim]lab:[/] {escape(line)}")
+
+
 dir_option = click.option(
     "-C",
     "--dir",
@@ -85,11 +92,7 @@ def up(
         subnet=subnet,
         boot_timeout=boot_timeout,
     )
-    say = (
-        (lambda _line: None)
-        if as_json
-        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
-    )
+    say = _say(console, as_json)
     state = manager.up(request, say=say)
     if as_json:
         click.echo(json.dumps(asdict(state), indent=2))
@@ -117,11 +120,7 @@ def down(ctx: click.Context, name: str | None, directory: Path | None, as_json: 
 
     lab_name = manager.resolve_name(name, _directory(ctx, directory) or Path("."))
     console = _console()
-    say = (
-        (lambda _line: None)
-        if as_json
-        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
-    )
+    say = _say(console, as_json)
     removed = manager.down(lab_name, say=say)
     if as_json:
         click.echo(json.dumps({"name": lab_name, "removed": removed}, indent=2))
@@ -156,11 +155,7 @@ def replace(
 
     lab_name = manager.resolve_name(name, _directory(ctx, directory) or Path("."))
     console = _console()
-    say = (
-        (lambda _line: None)
-        if as_json
-        else (lambda line: console.print(f"[dim]lab:[/] {escape(line)}"))
-    )
+    say = _say(console, as_json)
     replaced = manager.replace(lab_name, host, boot_timeout=boot_timeout, say=say)
     if as_json:
         click.echo(json.dumps(asdict(replaced), indent=2))

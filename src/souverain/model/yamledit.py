@@ -286,13 +286,21 @@ def _check(before: Any, text: str, keys: Sequence[str], entry: Mapping[str, Any]
     for key in keys:
         node = node[key]
     node.append(plain(entry))
+    check_reads_as(
+        text,
+        expected,
+        what=f"the entry cannot be added cleanly to {'.'.join(keys)}",
+        hint="add the entry by hand, or simplify the list, then run again",
+    )
+
+
+def check_reads_as(text: str, expected: Any, *, what: str, hint: str) -> None:
+    """``text`` must read as ``expected`` (plain data), or LayoutRefused saying ``what``."""
     try:
         after = plain(load_round_trip(text))
     except YAMLError as error:
-        raise LayoutRefused(f"the entry cannot be added cleanly here: {error}") from None
+        raise LayoutRefused(f"{what} here: {error}") from None
     if after != expected:
         raise LayoutRefused(
-            f"the entry cannot be added cleanly to {'.'.join(keys)} in this layout "
-            "(anchors, aliases or merge keys around it?)",
-            hint="add the entry by hand, or simplify the list, then run again",
+            f"{what} in this layout (anchors, aliases or merge keys around it?)", hint=hint
         )

@@ -16,7 +16,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from souverain.model.yamledit import LayoutRefused, load_round_trip, plain
+from souverain.model.yamledit import LayoutRefused, check_reads_as, load_round_trip, plain
 
 _DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SINGLE_QUOTED = re.compile(r"'(?:[^']|'')*'")
@@ -117,13 +117,10 @@ def _check(before: CommentedMap, text: str, keys: Sequence[str], value: str) -> 
     for key in keys[:-1]:
         node = node.setdefault(key, {})
     node[keys[-1]] = value
-    try:
-        after = plain(load_round_trip(text))
-    except YAMLError as error:
-        raise LayoutRefused(f"{'.'.join(keys)} cannot be set cleanly here: {error}") from None
-    if after != expected:
-        raise LayoutRefused(
-            f"{'.'.join(keys)} cannot be set cleanly in this layout "
-            "(anchors, aliases or merge keys around it?)",
-            hint=f"set {'.'.join(keys)} by hand, then run again",
-        )
+    path = ".".join(keys)
+    check_reads_as(
+        text,
+        expected,
+        what=f"{path} cannot be set cleanly",
+        hint=f"set {path} by hand, then run again",
+    )
