@@ -436,6 +436,9 @@ def test_file_integrity_database_matches_the_deployed_files(host):
     # The deploy wrote the baseline last: nothing has drifted since.
     check = host.run("aide --config /etc/aide/aide.conf --check")
     assert check.rc == 0, check.stdout[-2000:]
+    # One SHA-2 hash per file, not Debian's dozen (a pass takes seconds, not a minute).
+    checksums = host.check_output("grep -E '^Checksums[[:space:]]*=' /etc/aide/aide.conf")
+    assert checksums.split("=", 1)[1].split() == ["sha512"], checksums
 
 
 def test_each_session_gets_a_private_temporary_directory(host):
