@@ -37,16 +37,23 @@ PROJECT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SOUVERAIN_TEST_ARTIFACTS") or PROJECT / "build" / "test-artifacts")
 
 
-# Modules that run before the others, in this order; the rest keep pytest's. test_deploy first:
-# its first deploy (whose summary it checks) is then the session lab's one whole deploy that
-# the following modules reuse, instead of a second one after test_chat's pin changes.
+# Modules that run before the others, in this order, and after them; the rest keep pytest's.
+# test_deploy first: its first deploy (whose summary it checks) is then the session lab's one
+# whole deploy that the following modules reuse. test_chat last: its pin changes (an older
+# release, an upgrade, a rollback) change what the hosts hold, so a module after it would
+# deploy again.
 FIRST_MODULES = ("test_deploy.py",)
+LAST_MODULES = ("test_chat.py",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         name = item.path.name
-        return FIRST_MODULES.index(name) if name in FIRST_MODULES else len(FIRST_MODULES)
+        if name in FIRST_MODULES:
+            return FIRST_MODULES.index(name)
+        if name in LAST_MODULES:
+            return len(FIRST_MODULES) + 1 + LAST_MODULES.index(name)
+        return len(FIRST_MODULES)
 
     items.sort(key=rank)  # stable: every other test keeps its place
 
@@ -193,6 +200,16 @@ def note_deployed(
 def forget_deployed(lab: RunningLab) -> None:
     """What was deployed is gone (a host replaced by a new one): the next module deploys."""
     CONVERGED.pop(lab.directory.resolve(), None)
+
+
+def deployed_again(lab: RunningLab, known: Converged) -> bool:
+    """After a change that was undone (suite.yml byte for byte as it was, the components
+    that followed it deployed again): the lab holds ``known``'s whole deploy again. False,
+    and nothing noted, when suite.yml is not as it was."""
+    if suite_digest(lab.directory) != known.digest:
+        return False
+    CONVERGED[lab.directory.resolve()] = known
+    return True
 
 
 def known_deployed(lab: RunningLab) -> Converged | None:
