@@ -3,8 +3,9 @@
 For N = 10, 100 and 1,000 tenants on one host: the first render (CA, certificates, every
 tenant's secrets and DKIM key) and a first audit of the build, then, each in a fresh process
 as a hoster runs them, `souverain tenant add` of one more tenant, `souverain plan`,
-`souverain render` and `souverain audit --no-render` of that addition, and `plan`, `render`
-and `audit --no-render` after renaming one tenant. The figures that should not grow
+`souverain render` and `souverain audit --no-render` of that addition, `plan`, `render`
+and `audit --no-render` after renaming one tenant, and `tenant suspend`, `render`, `tenant
+resume`, `render` of another. The figures that should not grow
 with N are printed with their ratio to N = 10 (issue 19's target: at most 1.5).
 
 `deploy --tenant` is not measured: souverain has no such command yet.
@@ -33,6 +34,7 @@ from souverain.secrets import ensure_password_file
 STEPS = (
     "add", "plan added", "render added", "audit added",
     "plan renamed", "render renamed", "audit renamed",
+    "suspend", "render suspended", "resume", "render resumed",
 )  # fmt: skip
 # The audit exits 1 when a rule fails (a suite of the bench has some): that is no error here.
 AUDIT = ("audit", "--no-render", "--format", "json")
@@ -66,6 +68,13 @@ def one_round(root: Path, tenants: int, round_: int) -> dict[str, float]:
     seconds["plan renamed"] = cli(root, "plan")
     seconds["render renamed"] = cli(root, "render")
     seconds["audit renamed"] = cli(root, *AUDIT)
+    # Another tenant suspended, rendered, resumed and rendered: the directory's access rules
+    # (which list the suspended tenants) and that tenant's files change, nothing else.
+    other = f"t{max(middle - 1, 0)}"
+    seconds["suspend"] = cli(root, "tenant", "suspend", other)
+    seconds["render suspended"] = cli(root, "render")
+    seconds["resume"] = cli(root, "tenant", "resume", other)
+    seconds["render resumed"] = cli(root, "render")
     return seconds
 
 

@@ -123,3 +123,31 @@ def test_the_readme_tenant_example_adds_the_lines_it_shows(tmp_path: Path, souve
     suite = load_suite(deployment.suite_file)
     assert suite.tenant_components(suite.tenants[-1]) == ["mail", "drive"]
     assert "souverain deploy" in result.out
+
+
+def test_the_readme_suspension_commands_run_and_name_the_deploy_they_print(
+    tmp_path: Path, souverain
+):
+    """`tenant suspend` and `resume` as the README writes them, on a suite with the README's
+    tenant; the deploy it shows is the one the commands print (the e2e test runs that one)."""
+    from souverain.cli.cmd_tenant import SUSPENSION_TAGS
+    from souverain.scaffold import init_deployment
+
+    [commands] = [block for block in blocks("sh") if "souverain tenant suspend" in block]
+    lines = [shlex.split(line) for line in commands.splitlines()]
+    deploys = [line for line in lines if line[:2] == ["souverain", "deploy"]]
+    assert deploys == [["souverain", "deploy", "--tags", SUSPENSION_TAGS]] * 2
+    deployment = init_deployment(tmp_path / "d", domain="mairie-exemple.fr", name="mairie")
+    added = souverain(
+        "-C", str(deployment.root), "tenant", "add", "mairie-b", "--domain", "mairie-b.example.fr"
+    )
+    assert added.code == 0, added.err
+    before = deployment.suite_file.read_bytes()
+    for line in lines:
+        if line[:2] == ["souverain", "tenant"]:
+            result = souverain("-C", str(deployment.root), *line[1:])
+            assert result.code == 0, result.err
+            assert " ".join(deploys[0]) in result.out
+            if line[2] == "suspend":
+                assert load_suite(deployment.suite_file).tenants[-1].suspended
+    assert deployment.suite_file.read_bytes() == before

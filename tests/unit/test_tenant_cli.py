@@ -42,7 +42,7 @@ def run(souverain, suite_file: Path, *args: str):
 
 
 def test_every_tenant_subcommand_has_help():
-    for command in ("add", "list", "show"):
+    for command in ("add", "suspend", "resume", "list", "show"):
         result = CliRunner().invoke(cli, ["tenant", command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage:" in result.output
@@ -112,6 +112,7 @@ def test_add_json(souverain, suite_file: Path):
         "name": "beta",
         "domains": ["beta.example.org"],
         "components": ["mail", "chat", "visio", "drive"],
+        "suspended": False,
     }
     first, last = payload["lines"]
     lines = suite_file.read_text().splitlines()[first - 1 : last]
@@ -265,12 +266,14 @@ def test_list_text_and_json(souverain, suite_file: Path):
                 "name": "Acme",
                 "domains": ["acme.example.org"],
                 "components": ["mail", "chat", "visio", "drive"],
+                "suspended": False,
             },
             {
                 "id": "globex",
                 "name": "Globex",
                 "domains": ["globex.example.org", "globex.example.net"],
                 "components": ["mail", "chat", "visio", "drive"],
+                "suspended": False,
             },
         ],
     }

@@ -17,11 +17,11 @@ NEXT_STEP = (
 
 @click.group()
 def tenant() -> None:
-    """Add a tenant to suite.yml, list the tenants, show what the suite gives one.
+    """Add, suspend or resume a tenant in suite.yml, list the tenants, show one.
 
     A tenant is one organisation: its domains, mailboxes, chat server, drive and SSO portal.
-    `tenant add` edits suite.yml in place and keeps everything else in it as it was
-    (comments, order, quoting); the hosts change at the next `souverain deploy`.
+    `tenant add`, `suspend` and `resume` edit suite.yml in place and keep everything else in
+    it as it was (comments, order, quoting); the hosts change at the next `souverain deploy`.
     """
 
 
@@ -112,11 +112,80 @@ def add(
     )
 
 
+# The components whose configuration follows a tenant's suspension: the deploy that applies
+# a suspension or a resumption (the rest of the suite does not change with it).
+SUSPENSION_TAGS = "proxy,web,directory,chat"
+
+
+def _set_state(
+    ctx: click.Context, tenant_id: str, suspended: bool, dry_run: bool, as_json: bool
+) -> None:
+    from souverain.tenants.suspend import set_suspended
+
+    state = "suspended" if suspended else "active"
+    result = set_suspended(
+        current_deployment(ctx).suite_file, tenant_id, suspended, dry_run=dry_run
+    )
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "tenant": tenant_id,
+                "state": state,
+                "changed": result.changed,
+                "written": result.changed and not dry_run,
+                "file": str(result.file),
+            }
+        )
+        return
+    if not result.changed:
+        click.echo(f"Tenant {tenant_id} is {state} already in {result.file}; nothing to write.")
+        return
+    verb = "suspend" if suspended else "resume"
+    if dry_run:
+        click.echo(
+            f"Would {verb} tenant {tenant_id} in {result.file}; nothing was written (--dry-run)."
+        )
+        return
+    click.echo(f"Tenant {tenant_id} is {state} in {result.file}.")
+    click.echo(
+        f"Next: `souverain deploy --tags {SUSPENSION_TAGS}` applies it on the hosts "
+        "(a whole `souverain deploy` does too)."
+    )
+
+
+@tenant.command()
+@click.argument("tenant_id", metavar="ID")
+@click.option("--dry-run", is_flag=True, help="Check the change; write nothing.")
+@json_option
+@click.pass_context
+def suspend(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) -> None:
+    """Suspend the tenant ID in suite.yml: once deployed, its people cannot sign in.
+
+    Directory binds, the SSO portal, IMAP and SMTP logins and Matrix are refused (its
+    homeserver is stopped) and its web services show a page saying the organisation is
+    suspended. Mail sent to it is still received and kept; nothing of its data is touched.
+    `tenant resume` puts everything back as it was.
+    """
+    _set_state(ctx, tenant_id, True, dry_run, as_json)
+
+
+@tenant.command()
+@click.argument("tenant_id", metavar="ID")
+@click.option("--dry-run", is_flag=True, help="Check the change; write nothing.")
+@json_option
+@click.pass_context
+def resume(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) -> None:
+    """Resume the suspended tenant ID: suite.yml as it was before `tenant suspend`."""
+    _set_state(ctx, tenant_id, False, dry_run, as_json)
+
+
 @tenant.command(name="list")
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """One line per tenant: id, name, domains, components its users have."""
+    """One line per tenant: id, name, domains, components its users have, and whether it is
+    suspended."""
     from souverain.model.loader import load_suite
     from souverain.tenants.view import summary
 
@@ -130,9 +199,10 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         for row in rows
     ]
     widths = [max(len(cells[column]) for cells in table) for column in range(3)]
-    for cells in table:
+    for row, cells in zip(rows, table, strict=True):
         padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=False)]
-        click.echo("  ".join([*padded, cells[3]]).rstrip())
+        state = ["(suspended)"] if row["suspended"] else []
+        click.echo("  ".join([*padded, cells[3], *state]).rstrip())
 
 
 @tenant.command()
@@ -168,6 +238,7 @@ def show(ctx: click.Context, tenant_id: str, as_json: bool) -> None:
             + ("" if listed is not None else " (all enabled suite-wide)"),
         ),
         ("quotas", ", ".join(f"{key} {value}" for key, value in payload["quotas"].items())),
+        ("state", "suspended" if payload["suspended"] else "active"),
     ]
     out.print(tenant_title(payload))
     for label, value in fields:

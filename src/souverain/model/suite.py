@@ -164,6 +164,12 @@ class Tenant(Strict):
         Field(default=None, description="Omitted: every component enabled suite-wide.")
     )
     quotas: Quotas = Field(default_factory=Quotas)
+    suspended: bool = Field(
+        default=False,
+        description="Suspended: its people cannot sign in anywhere and its web services "
+        "show a page saying so; mail sent to it is still received and kept "
+        "(`souverain tenant suspend`/`resume` set it).",
+    )
 
     @property
     def domains(self) -> list[str]:

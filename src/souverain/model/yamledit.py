@@ -115,7 +115,7 @@ def append_to_block_list(text: str, keys: Sequence[str], entry: Mapping[str, Any
         document = load_round_trip(text)
     except YAMLError as error:
         raise LayoutRefused(f"the file cannot be read as YAML: {error}") from None
-    parent, items = _find_list(document, keys)
+    parent, items = find_list(document, keys)
     name = ".".join(keys)
     key_line, key_column = parent.lc.key(keys[-1])
     if items.fa.flow_style() or not items:
@@ -147,7 +147,8 @@ def append_to_block_list(text: str, keys: Sequence[str], entry: Mapping[str, Any
     return Insertion(result, end + 2, len(new_lines))
 
 
-def _find_list(document: Any, keys: Sequence[str]) -> tuple[CommentedMap, CommentedSeq]:
+def find_list(document: Any, keys: Sequence[str]) -> tuple[CommentedMap, CommentedSeq]:
+    """The mapping that holds the list at ``keys``, and the list; LayoutRefused if none."""
     node = document
     parent: Any = None
     for depth, key in enumerate(keys):

@@ -45,6 +45,7 @@ def summary(suite: Suite, tenant: Tenant) -> dict[str, Any]:
         "name": tenant.name,
         "domains": tenant.domains,
         "components": suite.tenant_components(tenant),
+        "suspended": tenant.suspended,
     }
 
 
@@ -76,6 +77,7 @@ def detail(suite: Suite, tenant: Tenant, services: list[Service] | None = None) 
         "components_listed": list(tenant.components) if tenant.components is not None else None,
         "components": suite.tenant_components(tenant),
         "quotas": tenant.quotas.model_dump(),
+        "suspended": tenant.suspended,
         "hosts": tenant_hosts(suite, tenant),
         "services": services_payload(suite, tenant, services)["services"],
     }
