@@ -68,6 +68,15 @@ def load_round_trip(text: str) -> Any:
     return _reader().load(text)
 
 
+def load_for_edit(text: str) -> Any:
+    """``text`` read with its layout kept (as load_round_trip), or LayoutRefused saying why
+    it cannot be read."""
+    try:
+        return load_round_trip(text)
+    except YAMLError as error:
+        raise LayoutRefused(f"the file cannot be read as YAML: {error}") from None
+
+
 def dump_round_trip(document: Any, *, mapping: int = 2, sequence: int = 4, offset: int = 2) -> str:
     """Write a round-trip document back with the given indentation (no line folding)."""
     yaml = _reader()
@@ -111,10 +120,7 @@ def append_to_block_list(text: str, keys: Sequence[str], entry: Mapping[str, Any
     if "\r" in text.replace("\r\n", ""):
         raise LayoutRefused("the file ends some lines with a lone carriage return (CR)")
     newline = "\r\n" if "\r\n" in text else "\n"
-    try:
-        document = load_round_trip(text)
-    except YAMLError as error:
-        raise LayoutRefused(f"the file cannot be read as YAML: {error}") from None
+    document = load_for_edit(text)
     parent, items = find_list(document, keys)
     name = ".".join(keys)
     key_line, key_column = parent.lc.key(keys[-1])

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
 from souverain.model.yamledit import (
     LayoutRefused,
     check_reads_as,
     find_list,
-    load_round_trip,
+    load_for_edit,
     plain,
 )
 
@@ -34,10 +33,7 @@ def set_entry_flag(
 ) -> str:
     """``text`` with ``flag`` set to ``value`` in the entry of the list at ``keys`` whose
     ``name_key`` is ``name`` (unchanged when it already reads so; a false flag is removed)."""
-    try:
-        document = load_round_trip(text)
-    except YAMLError as error:
-        raise LayoutRefused(f"the file cannot be read as YAML: {error}") from None
+    document = load_for_edit(text)
     _, items = find_list(document, keys)
     where = ".".join(keys)
     index, entry = _entry(items, name_key, name, where)

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
-from souverain.model.yamledit import LayoutRefused, check_reads_as, load_round_trip, plain
+from souverain.model.yamledit import LayoutRefused, check_reads_as, load_for_edit, plain
 
 _DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SINGLE_QUOTED = re.compile(r"'(?:[^']|'')*'")
@@ -28,10 +27,7 @@ def set_string(text: str, keys: Sequence[str], value: str) -> str:
     """``text`` with the string at ``keys`` (mapping keys from the root) set to ``value``."""
     if not keys:
         raise ValueError("no key to set")
-    try:
-        document = load_round_trip(text)
-    except YAMLError as error:
-        raise LayoutRefused(f"the file cannot be read: {error}") from None
+    document = load_for_edit(text)
     if document is None:
         document = CommentedMap()
     if not isinstance(document, CommentedMap):

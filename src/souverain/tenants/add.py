@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from souverain.errors import ConfigError, Problem, UsageError
-from souverain.fsutil import ChangedMeanwhile, replace_keeping_metadata
+from souverain.errors import ConfigError, Problem
 from souverain.model.limits import SEQUENCE_LIMITS
 from souverain.model.loader import load_suite_text, read_suite_text
 from souverain.model.suite import Suite, Tenant
@@ -21,6 +20,7 @@ from souverain.model.yamledit import Insertion, LayoutRefused, append_to_block_l
 from souverain.model.yamlsource import load_yaml
 from souverain.tenants.conflicts import conflicts
 from souverain.tenants.request import TenantRequest
+from souverain.tenants.writing import write_suite
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,7 @@ def add_tenant(suite_file: Path, request: TenantRequest, *, dry_run: bool = Fals
             summary=f"with tenant {request.tenant.id}, suite.yml would not be valid",
         ) from None
     if not dry_run:
-        try:
-            replace_keeping_metadata(
-                suite_file, insertion.text.encode("utf-8"), expected=text.encode("utf-8")
-            )
-        except ChangedMeanwhile:
-            raise UsageError(
-                f"{display} changed while the tenant was being added; nothing was written",
-                hint="run the command again",
-            ) from None
-        except OSError as error:
-            raise UsageError(
-                f"cannot write {display}: {error.strerror or error}; nothing was written",
-                hint="run as the user who owns suite.yml",
-            ) from None
+        write_suite(suite_file, text, insertion.text, during="the tenant was being added")
     lines = insertion.text.split("\n")[insertion.first_line - 1 : insertion.last_line]
     return Added(
         new_suite,

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from souverain.errors import ConfigError, Problem, UsageError
-from souverain.fsutil import ChangedMeanwhile, replace_keeping_metadata
+from souverain.errors import ConfigError, Problem
 from souverain.model.loader import load_suite_text, read_suite_text
 from souverain.model.suite import Suite, Tenant
 from souverain.model.yamledit import LayoutRefused
 from souverain.model.yamlflag import set_entry_flag
 from souverain.tenants import find_tenant
+from souverain.tenants.writing import write_suite
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,5 @@ def set_suspended(
         ) from None
     new_suite = load_suite_text(suite_file, edited)
     if not dry_run:
-        try:
-            replace_keeping_metadata(
-                suite_file, edited.encode("utf-8"), expected=text.encode("utf-8")
-            )
-        except ChangedMeanwhile:
-            raise UsageError(
-                f"{display} changed while the tenant was being changed; nothing was written",
-                hint="run the command again",
-            ) from None
-        except OSError as error:
-            raise UsageError(
-                f"cannot write {display}: {error.strerror or error}; nothing was written",
-                hint="run as the user who owns suite.yml",
-            ) from None
+        write_suite(suite_file, text, edited, during="the tenant was being changed")
     return StateSet(new_suite, find_tenant(new_suite, tenant_id), suite_file, changed=True)
