@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages on the controller: the lab's (for make demo and the tests), then those only
 # the tests use.
-LAB_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client
+LAB_PACKAGES := python3-venv debootstrap systemd-container nftables iproute2 openssh-client gnupg
 # chromium: the audit's HTML report is checked in a headless browser.
 # chromium-driver, libnss3-tools: tests/e2e/test_browser.py drives chromium through its driver,
 # the suite's CA trusted in an NSS database made with certutil.

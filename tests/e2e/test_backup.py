@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,6 +261,62 @@ def test_a_restore_without_yes_off_a_terminal_is_refused(drill):
     refused = cli(drill["lab"], "backup", "restore", "--tenant", drill["b"].id)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "--yes" in refused.stderr
+
+
+# ---- a tenant's data handed back --------------------------------------------------------------
+
+
+def opened_export(archive: Any, passphrase: str, home: Any) -> Any:
+    """The decrypted archive, opened as the organisation would (GnuPG, then tar)."""
+    import io
+    import subprocess
+    import tarfile
+
+    home.mkdir(mode=0o700, exist_ok=True)
+    done = subprocess.run(
+        ["gpg", "--batch", "--quiet", "--homedir", str(home), "--pinentry-mode", "loopback",
+         "--passphrase-fd", "0", "--decrypt", str(archive)],
+        input=passphrase.encode() + b"\n", capture_output=True, check=True,
+    )  # fmt: skip
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+    return tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:gz")
+
+
+def test_a_tenants_export_holds_its_mail_people_and_rooms_and_nothing_of_the_other(drill, tmp_path):
+    lab, first, second = drill["lab"], drill["a"], drill["b"]
+    started = time.monotonic()
+    done = cli(lab, "tenant", "export", second.id, "--out", str(tmp_path / "exports"), "--json")
+    print(f"backup: export of tenant {second.id} {time.monotonic() - started:.0f} s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    export = json.loads(done.stdout)
+    passphrase = Path(export["passphrase_file"]).read_text().strip()
+    assert passphrase not in done.stdout + done.stderr
+    contents: dict[str, bytes] = {}
+    for archive in export["archives"]:
+        path = tmp_path / "exports" / export["directory"].rsplit("/", 1)[1] / archive["file"]
+        with opened_export(path, passphrase, tmp_path / "gnupg") as opened:
+            for member in opened.getmembers():
+                handle = opened.extractfile(member) if member.isfile() else None
+                contents[member.name] = handle.read() if handle else b""
+    assert all(name.startswith(f"{second.id}/") for name in contents), sorted(contents)[:5]
+    # The mail received before the drill's backup, in the person's Maildir.
+    message_id = drill[f"{second.id}/mail"].encode()
+    assert any(
+        f"/files/var/vmail/{second.id}/{PEOPLE[0]}/" in name and message_id in data
+        for name, data in contents.items()
+    ), "the mailbox is not in the export"
+    # Its people, as LDIF; none of the other tenant's.
+    ldif = next(data for name, data in contents.items() if name.endswith("entries.ldif"))
+    assert f"uid={PEOPLE[0]},".encode() in ldif and f"ou={second.id},".encode() in ldif
+    assert f"ou={first.id},".encode() not in ldif
+    # Its homeserver's database as SQL, the room's message in it.
+    database = f"synapse_{second.id.replace('-', '_')}"
+    sql = next(data for name, data in contents.items() if name.endswith(f"/{database}.sql"))
+    assert drill[f"{second.id}/room"]["text"].encode() in sql
+    assert not any(f"synapse_{first.id.replace('-', '_')}" in name for name in contents)
+    # Nothing of it stays on the host.
+    left = lab.ssh(drill["host"], "ls /var/lib/souverain-backup | grep -c '^export-' || true")
+    assert left.stdout.strip() == "0", left.stdout
 
 
 # ---- the host lost ---------------------------------------------------------------------------

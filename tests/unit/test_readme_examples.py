@@ -151,3 +151,26 @@ def test_the_readme_suspension_commands_run_and_name_the_deploy_they_print(
             if line[2] == "suspend":
                 assert load_suite(deployment.suite_file).tenants[-1].suspended
     assert deployment.suite_file.read_bytes() == before
+
+
+def test_the_readme_export_command_names_a_tenant_and_asks_for_a_deploy_first(
+    tmp_path: Path, souverain
+):
+    """`tenant export` as the README writes it, on a suite with the README's tenant that was
+    never deployed: a usage error saying what to do (tests/e2e/test_backup.py exports a
+    deployed tenant and opens the archives)."""
+    from souverain.scaffold import init_deployment
+
+    [command] = [block for block in blocks("sh") if "souverain tenant export" in block]
+    words = shlex.split(command.strip())
+    assert words[:3] == ["souverain", "tenant", "export"] and len(words) == 4
+    deployment = init_deployment(tmp_path / "d", domain="mairie-exemple.fr", name="mairie")
+    added = souverain("-C", str(deployment.root), "tenant", "add", words[3], "--domain",
+                      "mairie-b.example.fr")  # fmt: skip
+    assert added.code == 0, added.err
+    result = souverain("-C", str(deployment.root), *words[1:])
+    assert result.code == 2, result.out + result.err
+    assert "holds no build" in result.err and "souverain deploy" in result.err
+    assert not (deployment.root / "exports").exists()
+    unknown = souverain("-C", str(deployment.root), "tenant", "export", "mairie-c")
+    assert unknown.code == 2 and "unknown tenant 'mairie-c'" in unknown.err, unknown.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -178,6 +179,49 @@ def suspend(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) ->
 def resume(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) -> None:
     """Resume the suspended tenant ID: suite.yml as it was before `tenant suspend`."""
     _set_state(ctx, tenant_id, False, dry_run, as_json)
+
+
+@tenant.command()
+@click.argument("tenant_id", metavar="ID")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where to write the export directory (default: exports/ in the deployment).",
+)
+@json_option
+@click.pass_context
+def export(ctx: click.Context, tenant_id: str, out: Path | None, as_json: bool) -> None:
+    """Export the tenant ID's data, encrypted, to hand back to the organisation.
+
+    Every host that keeps its data sends it (mailboxes, chat media, drive files, its
+    directory entries as LDIF, each database as SQL): one OpenPGP-encrypted archive per host
+    in a new directory, with the passphrase in a file readable only by you (never printed)
+    and a README telling the organisation how to open them. Needs the backup component
+    deployed (its agent on each host does the reading). Nothing on the hosts changes.
+    """
+    from souverain.backup.agents import open_agents
+    from souverain.model.loader import load_suite
+    from souverain.tenants import find_tenant
+    from souverain.tenants.export import export_tenant
+
+    deployment = current_deployment(ctx)
+    find_tenant(load_suite(deployment.suite_file), tenant_id)
+    destination = out or deployment.root / "exports"
+    say = (lambda _: None) if as_json else (lambda line: click.echo(line, err=True))
+    with open_agents(deployment) as agents:
+        done = export_tenant(agents, tenant_id, destination, say=say)
+    if as_json:
+        print_json({"ok": True, **done.as_dict()})
+        return
+    click.echo(f"Exported tenant {tenant_id} to {done.directory}:")
+    for host in done.hosts:
+        click.echo(f"  {host.file}: {len(host.exported)} item(s), {host.bytes} bytes")
+    click.echo(
+        f"The passphrase is in {done.passphrase_file} (readable by you only): hand it to "
+        "the organisation apart from the archives. README.txt there says how to open them."
+    )
 
 
 @tenant.command(name="list")
