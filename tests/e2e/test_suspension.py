@@ -82,6 +82,23 @@ def send_within(tenant: TenantView, lab: RunningLab, sender: TenantView) -> str:
     return str(mail["Message-ID"])
 
 
+def signed_in(lab: RunningLab, tenant: TenantView) -> imaplib.IMAP4_SSL:
+    client = imaps(mail_endpoints(lab, tenant))
+    client.login(tenant.address(UID), tenant.passwords[UID])
+    client.select("INBOX", readonly=True)
+    return client
+
+
+def still_open(client: imaplib.IMAP4_SSL) -> bool:
+    """Whether the IMAP session answers a NOOP (a session the server ended says BYE, or its
+    connection is closed)."""
+    try:
+        status, _ = client.noop()
+    except (imaplib.IMAP4.abort, OSError):
+        return False
+    return status == "OK"
+
+
 @pytest.fixture(scope="module")
 def suspension(
     lab_session: RunningLab, both_tenants: tuple[TenantView, TenantView]
@@ -96,6 +113,8 @@ def suspension(
         "suite": (lab.directory / "suite.yml").read_bytes(),
         "pid": homeserver_pid(lab, active.id),
         "mail": send_within(target, lab, target),
+        # A session of each tenant, open while the suspension is deployed.
+        "sessions": {tenant.id: signed_in(lab, tenant) for tenant in (active, target)},
     }
     suspended = souverain("-C", str(lab.directory), "tenant", "suspend", target.id)
     assert suspended.returncode == 0, suspended.stderr
@@ -146,6 +165,14 @@ def test_suspended_people_cannot_open_their_mailbox_or_send(suspension):
     client.logout()
     with pytest.raises(smtplib.SMTPAuthenticationError):
         submission(lab, target)
+
+
+def test_the_suspended_tenants_open_imap_session_is_ended_and_the_other_kept(suspension):
+    sessions = suspension["before"]["sessions"]
+    assert not still_open(sessions[suspension["target"].id])
+    active = sessions[suspension["active"].id]
+    assert still_open(active), "the other tenant's session was ended too"
+    active.logout()
 
 
 def test_suspended_web_services_say_so_and_matrix_refuses(suspension):

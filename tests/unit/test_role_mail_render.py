@@ -235,3 +235,21 @@ def test_rspamd_refuses_a_header_from_other_than_the_checked_sender(deployment):
     assert "task:get_user()" in rule
     assert "task:get_from('smtp')" in rule and "task:get_from('mime')" in rule
     assert "set_pre_result('reject'" in rule
+
+
+def test_a_suspended_tenants_domains_are_given_to_the_role_to_end_its_sessions(tmp_path):
+    """Every domain of a suspended tenant (main and extra) reaches the role, whose deploy
+    ends their open IMAP sessions; an active tenant's do not."""
+    from tests.unit.test_role_directory_render import host_vars
+
+    def suspend_the_first(data) -> None:
+        two_tenants(data)
+        data["tenants"][0]["suspended"] = True
+
+    made = render(tmp_path / "suspended", suspend_the_first, roles=ROLES)
+    suspended = host_vars(made)
+    suite = load_suite(made.suite_file)
+    assert suspended["mail_suspended_domains"] == suite.tenants[0].domains
+    assert "beta.example.net" not in suspended["mail_suspended_domains"]
+    active = host_vars(render(tmp_path / "active", two_tenants, roles=ROLES))
+    assert active.get("mail_suspended_domains", []) == []

@@ -115,7 +115,7 @@ def add(
 
 # The components whose configuration follows a tenant's suspension: the deploy that applies
 # a suspension or a resumption (the rest of the suite does not change with it).
-SUSPENSION_TAGS = "proxy,web,directory,chat"
+SUSPENSION_TAGS = "proxy,web,directory,mail,chat"
 
 
 def _set_state(
