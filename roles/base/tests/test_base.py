@@ -445,3 +445,22 @@ def test_each_session_gets_a_private_temporary_directory(host):
     tmp = host.check_output("bash -lc 'echo $TMPDIR'")
     assert tmp.startswith("/tmp/user/")
     assert host.file(tmp).mode == 0o700
+
+
+def test_each_tenant_has_its_record_readable_by_root_only(host):
+    """/etc/souverain/tenants/<id>.json: what the tenant has on this host, for every tenant of
+    the suite (what taking a tenant away reads once it has left suite.yml)."""
+    directory = host.file("/etc/souverain/tenants")
+    assert directory.is_directory and directory.mode == 0o700 and directory.user == "root"
+    host_vars = _host_vars(host)
+    if host_vars is None:
+        return
+    expected = {
+        entry["tenant"] for entry in host_vars["base_files"] if entry["service"] == "tenants"
+    }
+    assert expected, "the build lists no tenant record for this host"
+    for tenant in sorted(expected):
+        record = host.file(f"/etc/souverain/tenants/{tenant}.json")
+        assert record.mode == 0o600 and record.user == "root", tenant
+        content = json.loads(host.check_output(f"cat /etc/souverain/tenants/{tenant}.json"))
+        assert content["tenant"] == tenant and content["host"] == _name(host)
