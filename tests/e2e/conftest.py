@@ -41,9 +41,9 @@ ARTIFACTS = Path(os.environ.get("SOUVERAIN_TEST_ARTIFACTS") or PROJECT / "build"
 # test_deploy first: its first deploy (whose summary it checks) is then the session lab's one
 # whole deploy that the following modules reuse. test_chat last: its pin changes (an older
 # release, an upgrade, a rollback) change what the hosts hold, so a module after it would
-# deploy again.
+# deploy again. test_tenant_lifecycle after it: it takes the second tenant away.
 FIRST_MODULES = ("test_deploy.py",)
-LAST_MODULES = ("test_chat.py",)
+LAST_MODULES = ("test_chat.py", "test_tenant_lifecycle.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -174,3 +174,23 @@ def test_the_readme_export_command_names_a_tenant_and_asks_for_a_deploy_first(
     assert not (deployment.root / "exports").exists()
     unknown = souverain("-C", str(deployment.root), "tenant", "export", "mairie-c")
     assert unknown.code == 2 and "unknown tenant 'mairie-c'" in unknown.err, unknown.err
+
+
+def test_the_readme_removal_commands_run_and_name_the_deploy_they_print(tmp_path: Path, souverain):
+    """`tenant remove` as the README writes it, on a suite with the README's tenant; the
+    deploy the README shows is the one the command prints (tests/e2e/test_tenant_lifecycle.py
+    runs that deploy on a lab)."""
+    from souverain.scaffold import init_deployment
+
+    [commands] = [block for block in blocks("sh") if "souverain tenant remove" in block]
+    remove, deploy = (shlex.split(line) for line in commands.strip().splitlines())
+    assert remove[:3] == ["souverain", "tenant", "remove"]
+    assert deploy == ["souverain", "deploy", "--remove-tenant", remove[3]]
+    deployment = init_deployment(tmp_path / "d", domain="mairie-exemple.fr", name="mairie")
+    added = souverain("-C", str(deployment.root), "tenant", "add", remove[3], "--domain",
+                      "mairie-b.example.fr")  # fmt: skip
+    assert added.code == 0, added.err
+    result = souverain("-C", str(deployment.root), *remove[1:])
+    assert result.code == 0, result.err
+    assert " ".join(deploy) in result.out
+    assert remove[3] not in [tenant.id for tenant in load_suite(deployment.suite_file).tenants]

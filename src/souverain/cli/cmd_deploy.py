@@ -54,6 +54,7 @@ def run_deploy(
     diff: bool,
     mitogen: bool | None,
     as_json: bool,
+    remove_tenants: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], int]:
     """Render and deploy; show progress unless as_json. Returns (summary, exit status)."""
     from souverain.builddir import BuildDir
@@ -71,6 +72,9 @@ def run_deploy(
     options = DeployOptions(limit=limit, tags=tag_list, check=check, diff=diff, mitogen=mitogen)
     secrets = SecretStore.open(deployment).all_secret_values()
     inventory = deploy_inventory(BuildDir(deployment.build_dir))
+    departed, options = _departures(
+        deployment, outcome_render.suite, inventory, options, remove_tenants, as_json
+    )
     tracker = RunTracker(inventory.host_names, inventory.groups)
     if as_json:
         outcome = run_playbook(deployment, options, secrets=secrets, tracker=tracker)
@@ -101,6 +105,7 @@ def run_deploy(
     summary["components"] = cover.deployed
     summary["not_deployable"] = cover.not_deployable
     summary["tasks_per_host"] = outcome.tasks_per_host
+    summary["departed"] = departed
     if outcome.ok:
         return summary, 0
     if outcome.canceled:
@@ -119,12 +124,108 @@ def run_deploy(
     )
 
 
+def _departures(
+    deployment: Deployment,
+    suite: Any,
+    inventory: Any,
+    options: Any,
+    remove_tenants: tuple[str, ...],
+    as_json: bool,
+) -> tuple[list[dict[str, Any]], Any]:
+    """The tenants that left suite.yml and are still on the hosts (their records there): shown;
+    on a whole deploy that names each of them (--remove-tenant, or the prompt), exported then
+    given to the playbook to take away. (what the summary says of them, the options to run)"""
+    import dataclasses
+    import sys
+
+    from souverain.builddir import BuildDir
+    from souverain.errors import UsageError
+    from souverain.tenants.departure import (
+        export_departed,
+        find_departures,
+        refuse_unconfirmed,
+    )
+
+    out = console()
+    departed, unread = find_departures(inventory, suite)
+    gone = {departure.tenant for departure in departed}
+    stray = [tenant for tenant in remove_tenants if tenant not in gone]
+    if stray:
+        present = {tenant.id for tenant in suite.tenants}
+        why = "is in suite.yml" if stray[0] in present else "has no record on the hosts"
+        raise UsageError(
+            f"--remove-tenant {stray[0]}: tenant {stray[0]} {why}; nothing was changed",
+            hint="name only tenants taken out of suite.yml that the hosts still hold",
+        )
+    if not departed:
+        return [], options
+    shown = [departure.as_dict() for departure in departed]
+    whole = not options.tags and not options.limit
+    if options.check or not whole:
+        for departure in departed:
+            note = (
+                f"tenant {departure.tenant} is no longer in suite.yml but is still on "
+                f"{', '.join(departure.records)}: a whole `souverain deploy --remove-tenant "
+                f"{departure.tenant}` exports its data and removes it"
+            )
+            if not as_json:
+                out.print(note, style="yellow", markup=False)
+        return shown, options
+    for host, why in unread.items():
+        if not as_json:
+            out.print(f"{host}: its tenants' records could not be read ({why})", markup=False)
+    confirmed = set(remove_tenants)
+    if not as_json and sys.stdin.isatty():
+        for departure in departed:
+            if departure.tenant in confirmed:
+                continue
+            out.print(f"[bold]tenant {departure.tenant}[/] is no longer in suite.yml.")
+            for host, items in departure.destroyed().items():
+                for item in items:
+                    out.print(f"  {host}: {item}", markup=False)
+            typed = click.prompt(
+                f"Type {departure.tenant} to export its data and remove it from the hosts",
+                default="",
+                show_default=False,
+            )
+            if typed.strip() == departure.tenant:
+                confirmed.add(departure.tenant)
+    refuse_unconfirmed(departed, confirmed)
+
+    def say(line: str) -> None:
+        if not as_json:
+            out.print(line, style="dim", markup=False)
+
+    exports = export_departed(
+        BuildDir(deployment.build_dir), inventory, departed, deployment.root / "exports", say
+    )
+    for entry in shown:
+        export = exports[entry["tenant"]]
+        entry["export"] = str(export.directory)
+        if not as_json:
+            out.print(
+                f"tenant {entry['tenant']}: data exported to {export.directory} (passphrase "
+                f"in {export.passphrase_file}); this deploy removes it from the hosts at its end",
+                markup=False,
+            )
+    tenants = tuple(departure.tenant for departure in departed)
+    return shown, dataclasses.replace(options, departed_tenants=tenants)
+
+
 @click.command()
+@click.option(
+    "--remove-tenant",
+    "remove_tenants",
+    multiple=True,
+    metavar="ID",
+    help="Export, then remove from the hosts, this tenant taken out of suite.yml (repeat).",
+)
 @deploy_options
 @json_option
 @click.pass_context
 def deploy(
     ctx: click.Context,
+    remove_tenants: tuple[str, ...],
     limit: str | None,
     tags: tuple[str, ...],
     check: bool,
@@ -138,6 +239,11 @@ def deploy(
     role and host as it starts and as it ends instead. Every run is logged, without secrets, in
     runs/ of the deployment directory. Exit status 3 when a task failed or a host was
     unreachable; run it again to converge.
+
+    A tenant taken out of suite.yml and still on the hosts is shown with what its removal
+    destroys; a whole deploy removes it only when named with --remove-tenant (or typed at
+    the prompt), after exporting its data (as `souverain tenant export`). Exit status 2,
+    nothing changed, when such a tenant is not named.
     """
     deployment = current_deployment(ctx)
     summary, status = run_deploy(
@@ -148,6 +254,7 @@ def deploy(
         diff=diff,
         mitogen=mitogen,
         as_json=as_json,
+        remove_tenants=remove_tenants,
     )
     if as_json:
         print_json(summary)

@@ -1,4 +1,4 @@
-"""`souverain tenant`: add a tenant to suite.yml, list the tenants, show one."""
+"""`souverain tenant`: add, suspend, resume, export or remove a tenant; list them, show one."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ NEXT_STEP = (
 
 @click.group()
 def tenant() -> None:
-    """Add, suspend or resume a tenant in suite.yml, list the tenants, show one.
+    """Add, suspend, resume, export or remove a tenant; list the tenants, show one.
 
     A tenant is one organisation: its domains, mailboxes, chat server, drive and SSO portal.
-    `tenant add`, `suspend` and `resume` edit suite.yml in place and keep everything else in
-    it as it was (comments, order, quoting); the hosts change at the next `souverain deploy`.
+    `tenant add`, `suspend`, `resume` and `remove` edit suite.yml in place and keep everything
+    else in it as it was (comments, order, quoting); the hosts change at the next
+    `souverain deploy`.
     """
 
 
@@ -179,6 +180,49 @@ def suspend(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) ->
 def resume(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) -> None:
     """Resume the suspended tenant ID: suite.yml as it was before `tenant suspend`."""
     _set_state(ctx, tenant_id, False, dry_run, as_json)
+
+
+@tenant.command()
+@click.argument("tenant_id", metavar="ID")
+@click.option("--dry-run", is_flag=True, help="Show the entry and check; write nothing.")
+@json_option
+@click.pass_context
+def remove(ctx: click.Context, tenant_id: str, dry_run: bool, as_json: bool) -> None:
+    """Take the tenant ID out of suite.yml; its data stays on the hosts until a deploy.
+
+    Only its entry goes (every other line kept), after the suite without it was validated.
+    The hosts still hold the tenant until `souverain deploy --remove-tenant ID`, which shows
+    what it destroys, exports the tenant's data (as `tenant export`) and removes it from every
+    host. The first tenant can be removed once the directory's suffix is set in suite.yml.
+    """
+    from souverain.tenants.remove import remove_tenant
+
+    removed = remove_tenant(current_deployment(ctx).suite_file, tenant_id, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "written": not dry_run,
+                "file": str(removed.file),
+                "lines": [removed.first_line, removed.last_line],
+                "entry": removed.entry_text,
+                "tenant": tenant_id,
+            }
+        )
+        return
+    done = "Would take" if dry_run else "Took"
+    click.echo(
+        f"{done} tenant {tenant_id} out of {removed.file}, lines "
+        f"{removed.first_line}-{removed.last_line}:"
+    )
+    click.echo(removed.entry_text, nl=False)
+    if dry_run:
+        click.echo("Nothing was written (--dry-run).")
+        return
+    click.echo(
+        f"Its data is still on the hosts. Next: `souverain deploy --remove-tenant {tenant_id}` "
+        "shows what goes, exports its data into exports/, then removes it from the hosts."
+    )
 
 
 @tenant.command()

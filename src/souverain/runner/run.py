@@ -10,6 +10,7 @@ by ansible-runner.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -44,9 +45,13 @@ class DeployOptions:
     diff: bool = False
     mitogen: bool | None = None  # None: use it when installed, unless $SOUVERAIN_MITOGEN=0
     playbook: Path = SITE
+    departed_tenants: tuple[str, ...] = ()  # confirmed removals (playbooks/site.yml's last play)
 
     def cmdline(self, vault_password_file: Path) -> list[str]:
         args = ["--vault-password-file", str(vault_password_file)]
+        if self.departed_tenants:
+            extra = {"souverain_departed_tenants": list(self.departed_tenants)}
+            args += ["--extra-vars", json.dumps(extra)]
         if self.limit:
             args += ["--limit", self.limit]
         if self.tags:

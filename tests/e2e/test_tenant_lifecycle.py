@@ -1,0 +1,156 @@
+"""A tenant leaves the suite, on the session lab: its data handed back, then nothing of it left.
+
+Runs last in the session (it takes the lab's second tenant away). The second tenant's person
+gets a message; `souverain tenant remove` takes its entry out of suite.yml; a deploy that
+does not name it is refused (exit 2) listing what would be destroyed, and changes nothing;
+`deploy --remove-tenant` exports its data (the message is in the encrypted archive), then
+every host takes away what its record of the tenant listed: units, databases and their
+roles, the directory subtree, files and directories, system users, the record itself. The
+other tenant signs in, reads its mail and talks to its homeserver as before.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import RunningLab, TenantView, forget_deployed, souverain
+from tests.e2e.test_backup import opened_export
+from tests.e2e.test_isolation import homeserver_login, mail_endpoints, message, submission
+from tests.e2e.test_mail import imaps
+
+pytestmark = pytest.mark.lab
+
+UID = "iris"  # a person of both tenants (conftest.both_tenants)
+
+
+def records_on(lab: RunningLab) -> dict[str, dict[str, Any]]:
+    """host -> tenant -> its record, as base's tool reads them on the host."""
+    found = {}
+    for host, _ in lab.hosts:
+        listed = lab.ssh(host, "/usr/local/sbin/souverain-tenant list")
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        found[host] = json.loads(listed.stdout)["records"]
+    return found
+
+
+def left_on(lab: RunningLab, host: str, record: dict[str, Any]) -> list[str]:
+    """What of ``record`` is still on ``host``."""
+    left = []
+    for part in record["components"].values():
+        for path in part.get("paths", []):
+            shown = lab.ssh(host, f"ls -d {path} 2>/dev/null")  # may hold a '*'
+            left += shown.stdout.split()
+        for unit in part.get("units", []):
+            state = lab.ssh(host, f"systemctl show -p LoadState --value {shlex.quote(unit)}")
+            if state.stdout.strip() not in ("not-found", ""):
+                left.append(f"unit {unit} ({state.stdout.strip()})")
+        for user in part.get("users", []):
+            if lab.ssh(host, f"getent passwd {shlex.quote(user)}").returncode == 0:
+                left.append(f"user {user}")
+        for database in part.get("databases", []):
+            query = "runuser -u postgres -- psql -tAc " + shlex.quote(
+                f"SELECT 1 FROM pg_database WHERE datname = '{database['name']}'"
+            )
+            if lab.ssh(host, query).stdout.strip() == "1":
+                left.append(f"database {database['name']}")
+        for subtree in part.get("subtrees", []):
+            found = lab.ssh(host, f"slapcat -s {shlex.quote(subtree)} 2>/dev/null | head -1")
+            if found.stdout.strip():
+                left.append(f"directory subtree {subtree}")
+    return left
+
+
+@pytest.fixture(scope="module")
+def departure(
+    lab_session: RunningLab, both_tenants: tuple[TenantView, TenantView], tmp_path_factory
+) -> dict[str, Any]:
+    lab = lab_session
+    staying, leaving = both_tenants
+    client = submission(lab, staying)
+    try:
+        mail = message(staying.address(UID), leaving.address(UID), staying.domain)
+        client.send_message(mail)
+    finally:
+        client.close()
+    time.sleep(3)  # delivered by the time the export reads the mailbox (a local delivery)
+    before = records_on(lab)
+    assert all(leaving.id in records for records in before.values()), before.keys()
+    state: dict[str, Any] = {"lab": lab, "staying": staying, "leaving": leaving}
+    state["message_id"] = str(mail["Message-ID"])
+    state["records"] = {host: records[leaving.id] for host, records in before.items()}
+    state["staying_records"] = {host: records[staying.id] for host, records in before.items()}
+    removed = souverain("-C", str(lab.directory), "tenant", "remove", leaving.id)
+    assert removed.returncode == 0, removed.stderr
+    forget_deployed(lab)  # suite.yml no longer holds the second tenant
+    state["refused"] = souverain("-C", str(lab.directory), "deploy", "--json", timeout=600)
+    state["after refusal"] = records_on(lab)
+    started = time.monotonic()
+    done = souverain("-C", str(lab.directory), "deploy", "--remove-tenant", leaving.id, "--json",
+                     timeout=3600)  # fmt: skip
+    state["seconds"] = time.monotonic() - started
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    state["summary"] = json.loads(done.stdout)
+    print(f"tenant lifecycle: deploy with the removal {state['seconds']:.0f} s")
+    return state
+
+
+def test_a_deploy_that_does_not_name_the_departed_tenant_is_refused_and_changes_nothing(
+    departure,
+):
+    refused, leaving = departure["refused"], departure["leaving"]
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    shown = json.loads(refused.stdout)
+    assert f"tenant {leaving.id} is no longer in suite.yml" in shown["error"], shown
+    assert f"--remove-tenant {leaving.id}" in shown["hint"]
+    for host, records in departure["after refusal"].items():
+        assert records[leaving.id] == departure["records"][host]
+
+
+def test_the_departed_tenants_data_was_exported_first(departure, tmp_path: Path):
+    [gone] = departure["summary"]["departed"]
+    assert gone["tenant"] == departure["leaving"].id
+    directory = Path(gone["export"])
+    passphrase = (directory / "passphrase").read_text().strip()
+    manifest = json.loads((directory / "manifest.json").read_text())
+    found = False
+    for archive in manifest["archives"]:
+        with opened_export(directory / archive["file"], passphrase, tmp_path / "gnupg") as tar:
+            for member in tar.getmembers():
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle and departure["message_id"].encode() in handle.read():
+                    found = True
+    assert found, "the message to the departed tenant is not in its export"
+
+
+def test_nothing_of_the_departed_tenant_is_left_on_any_host(departure):
+    lab, leaving = departure["lab"], departure["leaving"]
+    left = {host: left_on(lab, host, record) for host, record in departure["records"].items()}
+    assert not any(left.values()), left
+    for host, records in records_on(lab).items():
+        assert leaving.id not in records, host
+    # Nor in the shared files that listed it.
+    for host, _ in lab.hosts:
+        found = lab.ssh(
+            host,
+            f"grep -rlw -- {shlex.quote(leaving.domain)} /etc/postfix /etc/dovecot "
+            "/etc/nginx/sites-enabled /etc/souverain 2>/dev/null",
+        )
+        assert not found.stdout.strip(), f"{host}: {found.stdout}"
+
+
+def test_the_other_tenant_works_as_before(departure):
+    lab, staying = departure["lab"], departure["staying"]
+    client = imaps(mail_endpoints(lab, staying))
+    client.login(staying.address(UID), staying.passwords[UID])
+    client.logout()
+    accepted = homeserver_login(lab, staying, UID, staying.passwords[UID])
+    assert accepted.status_code == 200, accepted.text
+    records = records_on(lab)
+    for host, record in departure["staying_records"].items():
+        assert records[host][staying.id] == record, host
