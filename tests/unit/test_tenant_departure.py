@@ -159,3 +159,21 @@ def test_the_export_of_a_departed_tenant_uses_what_its_records_say_the_backup_ke
         "h2": {"components": {"web": {"paths": []}}},
     })  # fmt: skip
     assert gone.backup_plans() == {"h1": {"host": "h1", "tenants": {"beta": data}}}
+
+
+@pytest.mark.parametrize(
+    ("path", "theirs"),
+    [
+        ("/var/vmail/acme", True),
+        ("/etc/souverain/tls/tenant-acme.key", True),
+        ("/etc/php/*/fpm/pool.d/souverain-drive-acme.conf", True),
+        ("/etc/souverain/tenants/acme.json", True),
+        ("/var/vmail/acme2", False),
+        ("/var/vmail", False),
+        ("/acme", False),
+        ("/var/vmail/acme/../..", False),
+        ("/etc/acme/passwd", False),
+    ],
+)
+def test_only_a_path_ending_in_the_tenants_name_is_its_own(path, theirs):
+    assert tool().names_the_tenant(path, "acme") is theirs
