@@ -1,8 +1,8 @@
 """A tenant leaves the suite, on the session lab: its data handed back, then nothing of it left.
 
 Runs last in the session (it takes the lab's second tenant away). The second tenant's person
-gets a message; `souverain tenant remove` takes its entry out of suite.yml; a deploy that
-does not name it is refused (exit 2) listing what would be destroyed, and changes nothing;
+gets a message; `souverain tenant remove` takes its entry out of suite.yml; `plan --hosts`
+shows what its removal destroys; a deploy that does not name it is refused (exit 2) listing what would be destroyed, and changes nothing;
 `deploy --remove-tenant` exports its data (the message is in the encrypted archive), then
 every host takes away what its record of the tenant listed: units, databases and their
 roles, the directory subtree, files and directories, system users, the record itself. The
@@ -88,6 +88,9 @@ def departure(
     removed = souverain("-C", str(lab.directory), "tenant", "remove", leaving.id)
     assert removed.returncode == 0, removed.stderr
     forget_deployed(lab)  # suite.yml no longer holds the second tenant
+    planned = souverain("-C", str(lab.directory), "plan", "--hosts", "--json")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    state["plan"] = json.loads(planned.stdout)
     state["refused"] = souverain("-C", str(lab.directory), "deploy", "--json", timeout=600)
     state["after refusal"] = records_on(lab)
     started = time.monotonic()
@@ -110,6 +113,16 @@ def test_a_deploy_that_does_not_name_the_departed_tenant_is_refused_and_changes_
     assert f"--remove-tenant {leaving.id}" in shown["hint"]
     for host, records in departure["after refusal"].items():
         assert records[leaving.id] == departure["records"][host]
+
+
+def test_plan_with_hosts_shows_what_the_removal_destroys_and_no_orphan(departure):
+    planned, leaving = departure["plan"], departure["leaving"]
+    [gone] = planned["departed"]
+    assert gone["tenant"] == leaving.id and sorted(gone["hosts"]) == sorted(departure["records"])
+    listed = " ".join(item for items in gone["hosts"].values() for item in items)
+    assert f"unit souverain-synapse@{leaving.id}.service" in listed
+    assert f"database synapse_{leaving.id.replace('-', '_')}" in listed
+    assert planned["orphans"] == {} and planned["unread"] == {}
 
 
 def test_the_departed_tenants_data_was_exported_first(departure, tmp_path: Path):

@@ -177,3 +177,30 @@ def test_the_export_of_a_departed_tenant_uses_what_its_records_say_the_backup_ke
 )
 def test_only_a_path_ending_in_the_tenants_name_is_its_own(path, theirs):
     assert tool().names_the_tenant(path, "acme") is theirs
+
+
+def test_list_reports_what_is_named_like_a_tenants_but_has_no_record(host):
+    vmail = host.root / "var/vmail"
+    for name in ("acme", "oldco", "acme-2"):
+        (vmail / name).mkdir(parents=True)
+    tls = host.root / "etc/souverain/tls"
+    tls.mkdir(parents=True)
+    for name in ("tenant-acme.crt", "tenant-gone.crt", "host-srv1.crt"):
+        (tls / name).write_text("")
+    write_record(host, "acme", {
+        "mail": {"paths": [str(vmail / "acme"), str(tls / "tenant-acme.crt")]},
+        "chat": {"units": ["souverain-synapse@acme.service"]},
+    })  # fmt: skip
+    write_record(host, "acme-2", {"mail": {"paths": [str(vmail / "acme-2")]}})
+
+    def run(argv, *, ok=(0,)):
+        listing = "souverain-synapse@acme.service loaded\nsouverain-synapse@old.service loaded\n"
+        return SimpleNamespace(returncode=0, stdout=listing if "list-units" in argv else "")
+
+    host.tool.run = run
+    found = host.tool.orphans(host.tool.records())
+    assert found == [
+        {"kind": "path", "name": str(tls / "tenant-gone.crt"), "tenant": "gone"},
+        {"kind": "path", "name": str(vmail / "oldco"), "tenant": "oldco"},
+        {"kind": "unit", "name": "souverain-synapse@old.service", "tenant": "old"},
+    ]

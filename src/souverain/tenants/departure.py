@@ -75,9 +75,11 @@ class Departure:
 class HostRecords:
     records: dict[str, dict[str, dict[str, Any]]]  # host -> tenant -> record
     unread: dict[str, str]  # host -> why its records could not be read
+    # host -> what is named like a tenant's object but belongs to no recorded tenant
+    orphans: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
-def _read_one(access: HostAccess, host: str) -> dict[str, dict[str, Any]] | str:
+def _read_one(access: HostAccess, host: str) -> dict[str, Any] | str:
     command = shlex.join([TOOL, "list"])
     if needs_sudo(access.hosts[host]):
         command = f"sudo -n {command}"
@@ -99,8 +101,9 @@ def _read_one(access: HostAccess, host: str) -> dict[str, dict[str, Any]] | str:
     except (ValueError, IndexError):
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return f"{detail} (ssh exit {done.returncode})"
-    records = report.get("records") if isinstance(report, dict) else None
-    return records if isinstance(records, dict) else "the tool's answer is not a list of records"
+    if not isinstance(report, dict) or not isinstance(report.get("records"), dict):
+        return "the tool's answer is not a list of records"
+    return report
 
 
 def read_records(access: HostAccess, hosts: Iterable[str]) -> HostRecords:
@@ -109,9 +112,17 @@ def read_records(access: HostAccess, hosts: Iterable[str]) -> HostRecords:
         answer = _read_one(access, host)
         if isinstance(answer, str):
             found.unread[host] = answer
-        else:
-            found.records[host] = answer
+            continue
+        found.records[host] = answer["records"]
+        if answer.get("orphans"):
+            found.orphans[host] = answer["orphans"]
     return found
+
+
+def read_inventory_records(inventory: Inventory) -> HostRecords:
+    """The records (and orphans) of every host of the inventory, one SSH round trip each."""
+    with host_access(inventory.hosts.values()) as access:
+        return read_records(access, inventory.hosts)
 
 
 def departures(suite: Suite, found: HostRecords) -> list[Departure]:
@@ -126,8 +137,7 @@ def departures(suite: Suite, found: HostRecords) -> list[Departure]:
 
 
 def find_departures(inventory: Inventory, suite: Suite) -> tuple[list[Departure], dict[str, str]]:
-    with host_access(inventory.hosts.values()) as access:
-        found = read_records(access, inventory.hosts)
+    found = read_inventory_records(inventory)
     return departures(suite, found), found.unread
 
 
