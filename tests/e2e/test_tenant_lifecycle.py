@@ -2,11 +2,12 @@
 
 Runs last in the session (it takes the lab's second tenant away). The second tenant's person
 gets a message; `souverain tenant remove` takes its entry out of suite.yml; `plan --hosts`
-shows what its removal destroys; a deploy that does not name it is refused (exit 2) listing what would be destroyed, and changes nothing;
-`deploy --remove-tenant` exports its data (the message is in the encrypted archive), then
-every host takes away what its record of the tenant listed: units, databases and their
-roles, the directory subtree, files and directories, system users, the record itself. The
-other tenant signs in, reads its mail and talks to its homeserver as before.
+shows what its removal destroys; a deploy that does not name it is refused (exit 2) listing
+the same, and changes nothing; `deploy --remove-tenant` exports its data (the message is in
+the encrypted archive), then every host takes away what its record of the tenant listed:
+units, databases and their roles, the directory subtree, files and directories, system
+users, the record itself. The other tenant signs in, reads its mail and talks to its
+homeserver as before.
 """
 
 from __future__ import annotations
