@@ -4,9 +4,10 @@ For N = 10, 100 and 1,000 tenants on one host: the first render (CA, certificate
 tenant's secrets and DKIM key) and a first audit of the build, then, each in a fresh process
 as a hoster runs them, `souverain tenant add` of one more tenant, `souverain plan`,
 `souverain render` and `souverain audit --no-render` of that addition, `plan`, `render`
-and `audit --no-render` after renaming one tenant, and `tenant suspend`, `render`, `tenant
-resume`, `render` of another. The figures that should not grow
-with N are printed with their ratio to N = 10 (issue 19's target: at most 1.5).
+and `audit --no-render` after renaming one tenant, `tenant suspend`, `render`, `tenant
+resume`, `render` of another, and `tenant remove`, `plan`, `render` of the one added. The
+figures that should not grow with N are printed with their ratio to N = 10 (issue 19's
+target: at most 1.5).
 
 `deploy --tenant` is not measured: souverain has no such command yet.
 
@@ -35,6 +36,7 @@ STEPS = (
     "add", "plan added", "render added", "audit added",
     "plan renamed", "render renamed", "audit renamed",
     "suspend", "render suspended", "resume", "render resumed",
+    "remove", "plan removed", "render removed",
 )  # fmt: skip
 # The audit exits 1 when a rule fails (a suite of the bench has some): that is no error here.
 AUDIT = ("audit", "--no-render", "--format", "json")
@@ -75,6 +77,10 @@ def one_round(root: Path, tenants: int, round_: int) -> dict[str, float]:
     seconds["render suspended"] = cli(root, "render")
     seconds["resume"] = cli(root, "tenant", "resume", other)
     seconds["render resumed"] = cli(root, "render")
+    # The added tenant taken out again (the suite is back to N tenants for the next round).
+    seconds["remove"] = cli(root, "tenant", "remove", new)
+    seconds["plan removed"] = cli(root, "plan")
+    seconds["render removed"] = cli(root, "render")
     return seconds
 
 
