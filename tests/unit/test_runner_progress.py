@@ -279,6 +279,15 @@ def two_roles(hosts: list[str]) -> list[dict[str, Any]]:
     return events
 
 
+@pytest.fixture(autouse=True)
+def no_hosts_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deploys here run no Ansible and reach no host: the hosts' tenant records (read
+    before each deploy) are none."""
+    monkeypatch.setattr(
+        "souverain.tenants.departure.find_departures", lambda inventory, suite: ([], {})
+    )
+
+
 @pytest.mark.usefixtures("terminal_env")
 def test_deploy_to_a_pipe_prints_role_lines_and_json_stays_pure(
     souverain, deployment_dir: Path, monkeypatch: pytest.MonkeyPatch
@@ -292,7 +301,7 @@ def test_deploy_to_a_pipe_prints_role_lines_and_json_stays_pure(
     summary = json.loads(as_json.out)
     assert set(summary) == {
         "ok", "status", "seconds", "mitogen", "log", "hosts", "unreachable", "failures",
-        "notices", "error", "components", "not_deployable", "tasks_per_host",
+        "notices", "error", "components", "not_deployable", "tasks_per_host", "departed",
     }  # fmt: skip
     assert summary["ok"] is True
     assert summary["hosts"]["srv1"]["changed"] == 2
