@@ -48,9 +48,13 @@ def left_on(lab: RunningLab, host: str, record: dict[str, Any]) -> list[str]:
             shown = lab.ssh(host, f"ls -d {path} 2>/dev/null")  # may hold a '*'
             left += shown.stdout.split()
         for unit in part.get("units", []):
-            state = lab.ssh(host, f"systemctl show -p LoadState --value {shlex.quote(unit)}")
-            if state.stdout.strip() not in ("not-found", ""):
-                left.append(f"unit {unit} ({state.stdout.strip()})")
+            # An instance of a template unit always loads: what matters is that it neither
+            # runs nor starts at boot.
+            quoted = shlex.quote(unit)
+            state = lab.ssh(host, f"systemctl is-active {quoted}; systemctl is-enabled {quoted}")
+            active, enabled = [*state.stdout.split(), "", ""][:2]
+            if active in ("active", "activating") or enabled in ("enabled", "enabled-runtime"):
+                left.append(f"unit {unit} ({active}, {enabled})")
         for user in part.get("users", []):
             if lab.ssh(host, f"getent passwd {shlex.quote(user)}").returncode == 0:
                 left.append(f"user {user}")
