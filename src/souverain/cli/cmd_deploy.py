@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from souverain.cli.common import console, current_deployment, json_option, print_json
 from souverain.deployment import Deployment
 from souverain.errors import EXIT_DEPLOY_FAILED, DeployError
+
+if TYPE_CHECKING:
+    from souverain.builddir import Inventory
+    from souverain.model.suite import Suite
+    from souverain.runner.run import DeployOptions
 
 EXIT_INTERRUPTED = 130
 
@@ -126,12 +131,12 @@ def run_deploy(
 
 def _departures(
     deployment: Deployment,
-    suite: Any,
-    inventory: Any,
-    options: Any,
+    suite: Suite,
+    inventory: Inventory,
+    options: DeployOptions,
     remove_tenants: tuple[str, ...],
     as_json: bool,
-) -> tuple[list[dict[str, Any]], Any]:
+) -> tuple[list[dict[str, Any]], DeployOptions]:
     """The tenants that left suite.yml and are still on the hosts (their records there): shown;
     on a whole deploy that names each of them (--remove-tenant, or the prompt), exported then
     given to the playbook to take away. (what the summary says of them, the options to run)"""
