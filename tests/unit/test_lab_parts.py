@@ -44,6 +44,20 @@ def test_an_image_without_its_marker_is_not_cached(tmp_path):
     assert image.is_cached(spec, tmp_path)
 
 
+def test_a_prepared_image_has_no_identity_and_keeps_user_managers(tmp_path):
+    (tmp_path / "etc/ssh").mkdir(parents=True)
+    (tmp_path / "etc/ssh/ssh_host_ed25519_key").write_text("secret")
+    (tmp_path / "etc/machine-id").write_text("0123")
+    (tmp_path / "var/cache/apt/archives").mkdir(parents=True)
+    (tmp_path / "var/cache/apt/archives/x.deb").write_text("")
+    image._prepare(tmp_path)
+    assert not list((tmp_path / "etc/ssh").iterdir())
+    assert (tmp_path / "etc/machine-id").read_text() == ""
+    assert not list((tmp_path / "var/cache/apt/archives").glob("*.deb"))
+    logind = (tmp_path / "etc/systemd/logind.conf.d/50-souverain-lab.conf").read_text()
+    assert "UserStopDelaySec=infinity" in logind.splitlines()
+
+
 def test_nat_rules_masquerade_only_what_leaves_the_lab():
     rules = network.nat_ruleset("svl_demo", ipaddress.IPv4Network("10.231.5.0/24"), "svl-demo")
     assert "table ip svl_demo" in rules

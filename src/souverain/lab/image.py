@@ -36,7 +36,7 @@ PACKAGES = (
     "iputils-ping",
 )
 MIRROR_ENV = "SOUVERAIN_LAB_MIRROR"  # a Debian mirror URL; debootstrap's default when unset
-IMAGE_FORMAT = 1  # bump when the preparation below changes, so old images are rebuilt
+IMAGE_FORMAT = 2  # bump when the preparation below changes, so old images are rebuilt
 MARKER = ".souverain-image.json"
 BUILD_TIMEOUT = 1800
 
@@ -152,3 +152,12 @@ def _prepare(root: Path) -> None:
     (root / "etc/machine-id").write_text("")
     for deb in (root / "var/cache/apt/archives").glob("*.deb"):
         deb.unlink()
+    # Root's user manager is started once and kept (logind stops it 10 s after root's last
+    # session by default). In these containers that stop can hang until its 90 s timeout,
+    # and the next SSH login waits behind it: a deploy or a test then stalls for minutes.
+    logind = root / "etc/systemd/logind.conf.d"
+    logind.mkdir(parents=True, exist_ok=True)
+    (logind / "50-souverain-lab.conf").write_text(
+        "# souverain lab: keep user managers (a stop can hang in a container)\n"
+        "[Login]\nUserStopDelaySec=infinity\n"
+    )
