@@ -106,7 +106,7 @@ def souverain(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[s
     )
     if "deploy" in args and "--check" not in args and "-C" in args:
         directory = Path(args[args.index("-C") + 1])
-        narrowed = any(option in args for option in ("--tags", "--limit"))
+        narrowed = any(option in args for option in ("--tags", "--limit", "--tenant"))
         note_deployed(directory, whole=not narrowed, result=result)
     return result
 

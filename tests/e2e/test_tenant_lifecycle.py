@@ -1,6 +1,12 @@
-"""A tenant leaves the suite, on the session lab: its data handed back, then nothing of it left.
+"""A tenant arrives, then one leaves the suite, on the session lab.
 
-Runs last in the session (it takes the lab's second tenant away). The second tenant's person
+Arrival: `souverain tenant add` then `souverain deploy --tenant` put a third tenant (mail) on
+the hosts; its person sends and reads mail with real clients; the other tenants' rendered
+files keep their mtimes and their services (and the shared daemons) their process ids; a
+second tenant deploy changes nothing.
+
+Departure: its data handed back, then nothing of it left. Runs last in the session (it takes
+the lab's second tenant away). The second tenant's person
 gets a message; `souverain tenant remove` takes its entry out of suite.yml; `plan --hosts`
 shows what its removal destroys; a deploy that does not name it is refused (exit 2) listing
 the same, and changes nothing; `deploy --remove-tenant` exports its data (the message is in
@@ -28,6 +34,9 @@ from tests.e2e.test_mail import imaps
 pytestmark = pytest.mark.lab
 
 UID = "iris"  # a person of both tenants (conftest.both_tenants)
+NEWCOMER = "third"
+# Daemons every tenant shares: a tenant deploy reloads them, never restarts them.
+SHARED_UNITS = ("nginx.service", "dovecot.service", "postfix@-.service", "slapd.service")
 
 
 def records_on(lab: RunningLab) -> dict[str, dict[str, Any]]:
@@ -69,6 +78,138 @@ def left_on(lab: RunningLab, host: str, record: dict[str, Any]) -> list[str]:
             if found.stdout.strip():
                 left.append(f"directory subtree {subtree}")
     return left
+
+
+# ---- arrival: deploy --tenant ---------------------------------------------------------------
+
+
+def others_state(lab: RunningLab, tenants: list[str]) -> dict[str, dict[str, str]]:
+    """host -> {what: state}: each file rendered for ``tenants`` with its mtime (ns), each
+    running unit their records list and each shared daemon with its process id."""
+    manifest = json.loads((lab.directory / "build" / "manifest.json").read_text())["files"]
+    records = records_on(lab)
+    state: dict[str, dict[str, str]] = {}
+    for host, _ in lab.hosts:
+        files = sorted(
+            entry["dest"] for entry in manifest
+            if entry["host"] == host and entry["tenant"] in tenants
+        )  # fmt: skip
+        units = sorted(
+            unit
+            for tenant in tenants
+            for part in records[host].get(tenant, {}).get("components", {}).values()
+            for unit in part.get("units", [])
+            if "*" not in unit
+        )
+        command = (
+            "for unit in " + " ".join(map(shlex.quote, [*units, *SHARED_UNITS])) + "; do "
+            'pid=$(systemctl show -P MainPID "$unit"); [ "$pid" != 0 ] && echo "unit $unit $pid"; '
+            "done; true"
+        )
+        if files:
+            # Files a component does not place here (Jitsi's, without its packages) are absent.
+            command += "; stat -c 'file %n %.9Y' -- " + " ".join(map(shlex.quote, files))
+            command += " 2>/dev/null; true"
+        shown = lab.ssh(host, command)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        state[host] = {
+            " ".join(line.split()[:2]): line.split()[2] for line in shown.stdout.splitlines()
+        }
+    return state
+
+
+@pytest.fixture(scope="module")
+def arrival(lab_session: RunningLab, both_tenants: tuple[TenantView, TenantView]) -> dict:
+    lab = lab_session
+    staying, leaving = both_tenants
+    others = [staying.id, leaving.id]
+    domain = f"{NEWCOMER}.{staying.domain}"
+    cli = ("-C", str(lab.directory))
+    added = souverain(*cli, "tenant", "add", NEWCOMER, "--domain", domain, "--component", "mail")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert f"souverain deploy --tenant {NEWCOMER}" in added.stdout
+    forget_deployed(lab)  # suite.yml holds a tenant no whole deploy has seen
+    before = others_state(lab, others)
+    started = time.monotonic()
+    done = souverain(*cli, "deploy", "--tenant", NEWCOMER, "--json", timeout=2400)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        pytest.fail(f"deploy --tenant:\n{done.stdout[-4000:]}\n{done.stderr}\n"
+                    f"{lab.journals_of(done.stdout)}")  # fmt: skip
+    after = others_state(lab, others)
+    again = souverain(*cli, "deploy", "--tenant", NEWCOMER, "--json", timeout=2400)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr
+    print(f"tenant lifecycle: deploy --tenant {seconds:.0f} s")
+    info = json.loads(souverain(*cli, "info", "--json").stdout)
+    [shown] = [tenant for tenant in info["tenants"] if tenant["id"] == NEWCOMER]
+    newcomer = TenantView(
+        id=NEWCOMER, domain=domain, passwords={},
+        services={service["role"]: service for service in shown["services"]},
+    )  # fmt: skip
+    person = souverain(*cli, "user", "add", "--tenant", NEWCOMER, UID, "--given-name", "Iris",
+                       "--surname", "Third", "--email", newcomer.address(UID), "--generate",
+                       "--json")  # fmt: skip
+    assert person.returncode == 0, person.stdout + person.stderr
+    newcomer.passwords[UID] = json.loads(person.stdout)["password"]
+    return {
+        "lab": lab, "summary": json.loads(done.stdout), "again": json.loads(again.stdout),
+        "before": before, "after": after, "newcomer": newcomer,
+    }  # fmt: skip
+
+
+def test_a_tenant_deploy_runs_what_the_tenant_needs(arrival):
+    summary = arrival["summary"]
+    assert summary["ok"] and summary["tenant"] == NEWCOMER, summary
+    assert {"base", "pki", "directory", "mail"} <= set(summary["components"])
+    assert "chat" not in summary["components"] and "drive" not in summary["components"]
+    assert any(host["changed"] for host in summary["hosts"].values()), summary["hosts"]
+
+
+def test_a_second_tenant_deploy_changes_nothing(arrival):
+    again = arrival["again"]
+    assert {host: counts["changed"] for host, counts in again["hosts"].items()} == dict.fromkeys(
+        again["hosts"], 0
+    ), again
+
+
+def test_the_other_tenants_files_and_processes_are_left_as_they_were(arrival):
+    before, after = arrival["before"], arrival["after"]
+    watched = [key.split()[0] for state in before.values() for key in state]
+    assert "file" in watched and "unit" in watched, before
+    for host in before:
+        changed = {
+            key: (value, after[host].get(key))
+            for key, value in before[host].items()
+            if after[host].get(key) != value
+        }
+        assert not changed, f"{host}: {changed}"
+
+
+def test_the_new_tenants_person_sends_and_reads_mail(arrival):
+    lab, newcomer = arrival["lab"], arrival["newcomer"]
+    client = submission(lab, newcomer)
+    try:
+        mail = message(newcomer.address(UID), newcomer.address(UID), newcomer.domain)
+        client.send_message(mail)
+    finally:
+        client.close()
+    wanted = str(mail["Message-ID"])
+    deadline = time.monotonic() + 60
+    while True:
+        reader = imaps(mail_endpoints(lab, newcomer))
+        try:
+            reader.login(newcomer.address(UID), newcomer.passwords[UID])
+            reader.select("INBOX", readonly=True)
+            _, found = reader.search(None, "HEADER", "Message-ID", wanted)
+        finally:
+            reader.logout()
+        if found[0].split():
+            break
+        assert time.monotonic() < deadline, f"{wanted} never reached {newcomer.address(UID)}"
+        time.sleep(2)
+
+
+# ---- departure -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

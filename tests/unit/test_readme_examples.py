@@ -105,7 +105,8 @@ def test_the_readme_backup_example_adds_to_the_readme_suite(tmp_path: Path):
 
 def test_the_readme_tenant_example_adds_the_lines_it_shows(tmp_path: Path, souverain):
     """`souverain tenant add ...` as the README writes it, on a suite `init` made; the lines
-    it adds are the README's; the next command is `souverain deploy` (not run here)."""
+    it adds are the README's; the next command is the tenant's deploy, as `tenant add` says
+    (not run here: the e2e test_tenant_lifecycle runs it)."""
     from souverain.cli import COMMANDS
     from souverain.scaffold import init_deployment
     from tests.unit.textdiff import added_lines
@@ -114,7 +115,7 @@ def test_the_readme_tenant_example_adds_the_lines_it_shows(tmp_path: Path, souve
     [shown] = [block for block in blocks("text") if "- id: mairie-b" in block]
     add, deploy = [shlex.split(line) for line in commands.splitlines()]
     assert add[:3] == ["souverain", "tenant", "add"]
-    assert deploy == ["souverain", "deploy"] and "deploy" in COMMANDS
+    assert deploy == ["souverain", "deploy", "--tenant", "mairie-b"] and "deploy" in COMMANDS
     deployment = init_deployment(tmp_path / "d", domain="mairie-exemple.fr", name="mairie")
     before = deployment.suite_file.read_text()
     result = souverain("-C", str(deployment.root), *add[1:])
@@ -122,7 +123,7 @@ def test_the_readme_tenant_example_adds_the_lines_it_shows(tmp_path: Path, souve
     assert "".join(added_lines(before, deployment.suite_file.read_text())) == shown
     suite = load_suite(deployment.suite_file)
     assert suite.tenant_components(suite.tenants[-1]) == ["mail", "drive"]
-    assert "souverain deploy" in result.out
+    assert f"`{' '.join(deploy)}`" in result.out
 
 
 def test_the_readme_suspension_commands_run_and_name_the_deploy_they_print(

@@ -255,8 +255,11 @@ def fake_run(events_for: Any, calls: list[dict[str, Any]]) -> Any:
     """run_playbook without Ansible: recorded events for the inventory's hosts."""
     from souverain.runner.run import RunOutcome
 
-    def run_playbook(deployment, options, *, secrets, sink=None, tracker=None, command="deploy"):
-        calls.append({"sink": sink})
+    def run_playbook(
+        deployment, options, *, secrets, sink=None, tracker=None, command="deploy",
+        inventory_dir=None,
+    ):  # fmt: skip
+        calls.append({"sink": sink, "inventory_dir": inventory_dir})
         handle = sink or tracker.handle
         for event in events_for(list(tracker.hosts)):
             handle(event)
@@ -301,7 +304,7 @@ def test_deploy_to_a_pipe_prints_role_lines_and_json_stays_pure(
     summary = json.loads(as_json.out)
     assert set(summary) == {
         "ok", "status", "seconds", "mitogen", "log", "hosts", "unreachable", "failures",
-        "notices", "error", "components", "not_deployable", "tasks_per_host", "departed",
+        "notices", "error", "components", "not_deployable", "tasks_per_host", "departed", "tenant",
     }  # fmt: skip
     assert summary["ok"] is True
     assert summary["hosts"]["srv1"]["changed"] == 2

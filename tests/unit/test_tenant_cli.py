@@ -87,7 +87,7 @@ def test_add_inserts_only_the_entry_lines_and_keeps_every_comment(souverain, sui
     assert suite.tenants[2].quotas.mail_mb == 4096 and suite.tenants[2].quotas.drive_gb == 10
     assert "Added tenant initech (Initech SA)" in result.out
     assert "souverain deploy" in result.out
-    assert "deploy --tenant`, is not available yet" in result.out
+    assert "`souverain deploy --tenant initech`" in result.out
 
 
 def test_add_with_only_a_domain_names_the_tenant_after_its_id(souverain, deployment_dir: Path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,7 +16,10 @@ from souverain.errors import EXIT_DEPLOY_FAILED, DeployError
 if TYPE_CHECKING:
     from souverain.builddir import Inventory
     from souverain.model.suite import Suite
-    from souverain.runner.run import DeployOptions
+    from souverain.render.pipeline import RenderOutcome
+    from souverain.runner.events import RunTracker
+    from souverain.runner.playbooks import Coverage
+    from souverain.runner.run import DeployOptions, RunOutcome
 
 EXIT_INTERRUPTED = 130
 
@@ -60,54 +66,42 @@ def run_deploy(
     mitogen: bool | None,
     as_json: bool,
     remove_tenants: tuple[str, ...] = (),
+    tenant: str | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """Render and deploy; show progress unless as_json. Returns (summary, exit status)."""
+    """Render and deploy; show progress unless as_json. Returns (summary, exit status).
+
+    With ``tenant``, only what that tenant needs: the components holding something of it, with
+    the hosts' variables narrowed to it (render/narrow.py)."""
     from souverain.builddir import BuildDir
     from souverain.render.pipeline import render_deployment
     from souverain.runner.events import RunTracker
     from souverain.runner.playbooks import coverage, deploy_inventory
-    from souverain.runner.progress import run_progress, summary_table
-    from souverain.runner.run import DeployOptions, run_playbook
+    from souverain.runner.run import DeployOptions
     from souverain.secrets import SecretStore
 
     out = console()
     outcome_render = render_deployment(deployment)
     cover = coverage(outcome_render.suite.components.enabled_names())
     tag_list = tuple(part.strip() for tag in tags for part in tag.split(",") if part.strip())
-    options = DeployOptions(limit=limit, tags=tag_list, check=check, diff=diff, mitogen=mitogen)
+    if tenant is not None:
+        tag_list = _tenant_tags(outcome_render, tenant, tag_list, cover.deployed)
+    options = DeployOptions(
+        limit=limit, tags=tag_list, check=check, diff=diff, mitogen=mitogen, tenant=tenant
+    )
     secrets = SecretStore.open(deployment).all_secret_values()
     inventory = deploy_inventory(BuildDir(deployment.build_dir))
     departed, options = _departures(
         deployment, outcome_render.suite, inventory, options, remove_tenants, as_json
     )
     tracker = RunTracker(inventory.host_names, inventory.groups)
-    if as_json:
-        outcome = run_playbook(deployment, options, secrets=secrets, tracker=tracker)
-    else:
-        state = "written" if outcome_render.written.changed else "unchanged"
-        out.print(f"build {state}: {deployment.build_dir}", markup=False)
-        for component, reason in cover.not_deployable.items():
-            out.print(f"{component}: {reason}", style="yellow", markup=False)
-        from souverain.runner.ansible_cfg import AnsibleSettings
-
-        settings = AnsibleSettings.for_run(mitogen=mitogen)
-        strategy = (
-            "mitogen (strategy mitogen_linear)" if settings.uses_mitogen else "Ansible's linear"
-        )
-        what = ", ".join(tag_list) if tag_list else ", ".join(cover.deployed)
-        where = limit or f"{len(inventory.hosts)} host(s)"
-        header = f"deploying {what} to {where} with {strategy}{' in check mode' if check else ''}"
-        progress = run_progress(tracker, out, header)
-        with progress:
-            outcome = run_playbook(
-                deployment, options, secrets=secrets, sink=progress.handle, tracker=tracker
-            )
-        out.print(summary_table(tracker))
-        for notice in tracker.notices:
-            out.print(notice, style="yellow", markup=False)
-        out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}", markup=False)
+    with _narrowed_inventory(outcome_render, deployment, tenant) as inventory_dir:
+        outcome = _converge(
+            deployment, options, outcome_render, cover, inventory, tracker, secrets,
+            inventory_dir=inventory_dir, as_json=as_json,
+        )  # fmt: skip
     summary = outcome.summary()
-    summary["components"] = cover.deployed
+    summary["components"] = list(tag_list) if tenant is not None else cover.deployed
+    summary["tenant"] = tenant
     summary["not_deployable"] = cover.not_deployable
     summary["tasks_per_host"] = outcome.tasks_per_host
     summary["departed"] = departed
@@ -127,6 +121,109 @@ def run_deploy(
         hint=f"Every task result is in {outcome.log_path}; fix the cause and run "
         "`souverain deploy` again (it only changes what is not yet right).",
     )
+
+
+def _converge(
+    deployment: Deployment,
+    options: DeployOptions,
+    outcome_render: RenderOutcome,
+    cover: Coverage,
+    inventory: Inventory,
+    tracker: RunTracker,
+    secrets: frozenset[str],
+    *,
+    inventory_dir: Path | None,
+    as_json: bool,
+) -> RunOutcome:
+    """Run site.yml, with live progress and a summary table unless as_json."""
+    from souverain.runner.progress import run_progress, summary_table
+    from souverain.runner.run import run_playbook
+
+    out = console()
+    if as_json:
+        outcome = run_playbook(
+            deployment, options, secrets=secrets, tracker=tracker, inventory_dir=inventory_dir
+        )
+    else:
+        state = "written" if outcome_render.written.changed else "unchanged"
+        out.print(f"build {state}: {deployment.build_dir}", markup=False)
+        for component, reason in cover.not_deployable.items():
+            out.print(f"{component}: {reason}", style="yellow", markup=False)
+        from souverain.runner.ansible_cfg import AnsibleSettings
+
+        settings = AnsibleSettings.for_run(mitogen=options.mitogen)
+        strategy = (
+            "mitogen (strategy mitogen_linear)" if settings.uses_mitogen else "Ansible's linear"
+        )
+        what = ", ".join(options.tags) if options.tags else ", ".join(cover.deployed)
+        if options.tenant is not None:
+            what = f"tenant {options.tenant} ({what})"
+        where = options.limit or f"{len(inventory.hosts)} host(s)"
+        mode = " in check mode" if options.check else ""
+        header = f"deploying {what} to {where} with {strategy}{mode}"
+        progress = run_progress(tracker, out, header)
+        with progress:
+            outcome = run_playbook(
+                deployment,
+                options,
+                secrets=secrets,
+                sink=progress.handle,
+                tracker=tracker,
+                inventory_dir=inventory_dir,
+            )
+        out.print(summary_table(tracker))
+        for notice in tracker.notices:
+            out.print(notice, style="yellow", markup=False)
+        out.print(f"took {outcome.seconds:.1f} s; log: {outcome.log_path}", markup=False)
+    return outcome
+
+
+def _tenant_tags(
+    outcome_render: RenderOutcome, tenant: str, tags: tuple[str, ...], order: list[str]
+) -> tuple[str, ...]:
+    """The components a deploy of ``tenant`` runs (UsageError, exit 2, when it cannot)."""
+    from souverain.errors import UsageError
+    from souverain.render.narrow import tenant_components
+
+    known = [each.id for each in outcome_render.suite.tenants]
+    if tenant not in known:
+        raise UsageError(
+            f"--tenant {tenant}: no tenant {tenant} in suite.yml; nothing was changed",
+            hint=f"the tenants are {', '.join(known)}; a tenant taken out of suite.yml is "
+            "removed by a whole deploy with --remove-tenant",
+        )
+    if tags:
+        raise UsageError(
+            "--tenant and --tags cannot be given together; nothing was changed",
+            hint="--tenant deploys the components that hold something of the tenant",
+        )
+    components = tuple(tenant_components(outcome_render.build, tenant, order))
+    if not components:  # never empty tags: they would deploy everything
+        raise UsageError(f"tenant {tenant} has nothing to deploy on any host")
+    return components
+
+
+@contextlib.contextmanager
+def _narrowed_inventory(
+    outcome_render: RenderOutcome, deployment: Deployment, tenant: str | None
+) -> Iterator[Path | None]:
+    """The inventory narrowed to ``tenant`` for the time of the run (None: the build's)."""
+    if tenant is None:
+        yield None
+        return
+    import shutil
+    import tempfile
+
+    from souverain.builddir import BuildDir
+    from souverain.render.narrow import write_narrowed_inventory
+
+    into = Path(tempfile.mkdtemp(prefix="souverain-tenant-"))
+    try:
+        yield write_narrowed_inventory(
+            outcome_render.build, BuildDir(deployment.build_dir).inventory_dir, tenant, into
+        )
+    finally:
+        shutil.rmtree(into, ignore_errors=True)
 
 
 def _departures(
@@ -165,7 +262,7 @@ def _departures(
     if not departed:
         return [], options
     shown = [departure.as_dict() for departure in departed]
-    whole = not options.tags and not options.limit
+    whole = not options.tags and not options.limit and options.tenant is None
     if options.check or not whole:
         for departure in departed:
             note = (
@@ -219,6 +316,13 @@ def _departures(
 
 @click.command()
 @click.option(
+    "--tenant",
+    metavar="ID",
+    help="Only what this tenant needs: the components holding something of it, each given "
+    "that tenant alone (its files, databases, directory entries, services) and the shared "
+    "files that list every tenant; the other tenants are not visited.",
+)
+@click.option(
     "--remove-tenant",
     "remove_tenants",
     multiple=True,
@@ -230,6 +334,7 @@ def _departures(
 @click.pass_context
 def deploy(
     ctx: click.Context,
+    tenant: str | None,
     remove_tenants: tuple[str, ...],
     limit: str | None,
     tags: tuple[str, ...],
@@ -249,6 +354,10 @@ def deploy(
     destroys; a whole deploy removes it only when named with --remove-tenant (or typed at
     the prompt), after exporting its data (as `souverain tenant export`). Exit status 2,
     nothing changed, when such a tenant is not named.
+
+    With --tenant ID (after `souverain tenant add`, or a hand edit of that tenant), only what
+    that tenant needs is deployed, whatever the number of tenants; a change of a pinned
+    release needs a whole deploy.
     """
     deployment = current_deployment(ctx)
     summary, status = run_deploy(
@@ -260,6 +369,7 @@ def deploy(
         mitogen=mitogen,
         as_json=as_json,
         remove_tenants=remove_tenants,
+        tenant=tenant,
     )
     if as_json:
         print_json(summary)

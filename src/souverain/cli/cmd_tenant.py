@@ -9,11 +9,12 @@ import click
 
 from souverain.cli.common import console, current_deployment, json_option, print_json
 
-# Said after an add until `deploy --tenant` exists (design §6b: tenants are data).
-NEXT_STEP = (
-    "Next: `souverain deploy` converges the hosts with it (every tenant's configuration is "
-    "checked; a deploy of one tenant alone, `deploy --tenant`, is not available yet)."
-)
+def next_step(tenant_id: str) -> str:
+    """What to run after an add: a deploy of that tenant alone (design §6b: tenants are data)."""
+    return (
+        f"Next: `souverain deploy --tenant {tenant_id}` puts it on the hosts without visiting "
+        "the other tenants (a whole `souverain deploy` does too)."
+    )
 
 
 @click.group()
@@ -107,7 +108,7 @@ def add(
     if dry_run:
         click.echo("Nothing was written (--dry-run).")
         return
-    click.echo(NEXT_STEP)
+    click.echo(next_step(added.tenant.id))
     click.echo(
         f"Then: `souverain dns --tenant {added.tenant.id}` for the records to publish, "
         f"`souverain user add --tenant {added.tenant.id} ...` for its people."

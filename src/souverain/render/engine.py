@@ -100,10 +100,22 @@ class RenderedFile:
 
 
 @dataclass
+class VarsParts:
+    """One component's plain variables on one host, as its templates gave them."""
+
+    host: dict[str, Any] | None = None
+    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
 class Build:
     files: dict[str, RenderedFile] = field(default_factory=dict)
     groups: dict[str, GroupRecord] = field(default_factory=dict)  # what the next render reuses
     reused: int = 0  # groups taken from the previous build as they were
+    # Per host, each component's plain variables as parts: its host template's, and each
+    # tenant's (what a deploy narrowed to one tenant merges again: see render/narrow.py).
+    vars_parts: dict[str, dict[str, VarsParts]] = field(default_factory=dict)
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # plain, per host
     previous: RenderIndex | None = None  # the index of the build the render borrowed from
 
     def add(self, item: RenderedFile) -> None:
@@ -150,7 +162,7 @@ _STAND_IN_START, _STAND_IN_END = "\ue000", "\ue001"
 _STAND_IN = re.compile(f"{_STAND_IN_START}([^{_STAND_IN_END}]+){_STAND_IN_END}")
 
 
-def _merge_vars(data: dict[str, Any], part: dict[str, Any], source: str) -> None:
+def merge_vars(data: dict[str, Any], part: dict[str, Any], source: str) -> None:
     """Merge one tenant's variables into a component's: a list extended, a mapping updated,
     a variable the host template did not set taken as the tenant gives it."""
     for key, value in part.items():
@@ -362,6 +374,7 @@ class Renderer:
             host_vars[f"{component}_files"] = [
                 item.placement() for item in sorted(items, key=lambda item: item.path)
             ]
+        build.host_vars[host.name] = host_vars
         build.add(self._plain(host_vars_file(host.name), _dump(host_vars)))
         build.add(self._secret(host_secret_vars_file(host.name), _dump(self._reveal(secret_vars))))
 
@@ -390,6 +403,9 @@ class Renderer:
         tenant_template = spec.tenant_secret_vars_template if secret else spec.tenant_vars_template
         kind = "secret-vars" if secret else "vars"
         data: dict[str, Any] = {}
+        parts = VarsParts()
+        if not secret:
+            build.vars_parts.setdefault(host.name, {})[component] = parts
         if host_template:
             name = f"{host.name}/{component}/{kind}"
             key: str | _HostScope
@@ -402,7 +418,8 @@ class Renderer:
             part = self._vars_part(build, name, key, component, host_template, context, secret)
             # Merged into a new mapping: the part may be the index's record, which the tenant
             # parts must not extend.
-            _merge_vars(data, part, f"{component}/templates/{host_template}")
+            merge_vars(data, part, f"{component}/templates/{host_template}")
+            parts.host = part
         if tenant_template:
             scoped = self._scoped(base_context)
             for tenant in base_context["tenants"]:
@@ -412,7 +429,8 @@ class Renderer:
                 part = self._vars_part(
                     build, name, key, component, tenant_template, context, secret
                 )
-                _merge_vars(data, part, f"{component}/templates/{tenant_template}")
+                merge_vars(data, part, f"{component}/templates/{tenant_template}")
+                parts.tenants[tenant.id] = part
         return data
 
     def _vars_part(

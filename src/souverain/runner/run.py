@@ -46,6 +46,7 @@ class DeployOptions:
     mitogen: bool | None = None  # None: use it when installed, unless $SOUVERAIN_MITOGEN=0
     playbook: Path = SITE
     departed_tenants: tuple[str, ...] = ()  # confirmed removals (playbooks/site.yml's last play)
+    tenant: str | None = None  # deploy --tenant: the inventory is narrowed to it (render/narrow.py)
 
     def cmdline(self, vault_password_file: Path) -> list[str]:
         args = ["--vault-password-file", str(vault_password_file)]
@@ -190,6 +191,7 @@ def run_playbook(
     sink: EventSink | None = None,
     tracker: RunTracker | None = None,
     command: str = "deploy",
+    inventory_dir: Path | None = None,
 ) -> RunOutcome:
     """Run the playbook; events go to ``sink`` (which updates ``tracker``) and to the log.
 
@@ -218,6 +220,7 @@ def run_playbook(
             playbook=str(options.playbook),
             limit=options.limit,
             tags=list(options.tags),
+            tenant=options.tenant,
             check=options.check,
             mitogen=settings.uses_mitogen,
         )
@@ -234,7 +237,7 @@ def run_playbook(
         status, rc, stdout = _invoke(
             settings,
             playbook=options.playbook,
-            inventory=build.inventory_dir,
+            inventory=inventory_dir or build.inventory_dir,
             cmdline=options.cmdline(password_file),
             on_event=on_event,
         )
