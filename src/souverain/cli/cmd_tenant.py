@@ -9,6 +9,7 @@ import click
 
 from souverain.cli.common import console, current_deployment, json_option, print_json
 
+
 def next_step(tenant_id: str) -> str:
     """What to run after an add: a deploy of that tenant alone (design §6b: tenants are data)."""
     return (

@@ -116,6 +116,8 @@ class Build:
     # tenant's (what a deploy narrowed to one tenant merges again: see render/narrow.py).
     vars_parts: dict[str, dict[str, VarsParts]] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # plain, per host
+    # Per host, the components with a host-wide file or variable that lists the tenants.
+    listing_tenants: dict[str, set[str]] = field(default_factory=dict)
     previous: RenderIndex | None = None  # the index of the build the render borrowed from
 
     def add(self, item: RenderedFile) -> None:
@@ -347,6 +349,7 @@ class Renderer:
                 scope = self._host_scope(group, host_key, component, group)
                 context = {**self._watched(base_context, scope), "tenant": None}
                 placed[component] += self._group(build, group, scope, [file_spec], context)
+                self._note_listing(build, host, component, group, scope)
             if tenant_files:
                 scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
@@ -416,6 +419,8 @@ class Renderer:
                 key = self._host_scope(name, host_key, component, kind)
                 context = {**self._watched(base_context, key), "tenant": None}
             part = self._vars_part(build, name, key, component, host_template, context, secret)
+            if isinstance(key, _HostScope):
+                self._note_listing(build, host, component, name, key)
             # Merged into a new mapping: the part may be the index's record, which the tenant
             # parts must not extend.
             merge_vars(data, part, f"{component}/templates/{host_template}")
@@ -432,6 +437,15 @@ class Renderer:
                 merge_vars(data, part, f"{component}/templates/{tenant_template}")
                 parts.tenants[tenant.id] = part
         return data
+
+    @staticmethod
+    def _note_listing(
+        build: Build, host: Host, component: str, group: str, scope: _HostScope
+    ) -> None:
+        """Note ``component`` on ``host`` when this host group read the tenants (rendered now,
+        or reused from a render when it did)."""
+        if build.groups[group].key == scope.wide:
+            build.listing_tenants.setdefault(host.name, set()).add(component)
 
     def _vars_part(
         self,

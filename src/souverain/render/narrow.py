@@ -69,8 +69,9 @@ def _empty_like(value: Any) -> Any:
 
 def tenant_components(build: Build, tenant: str, order: Sequence[str]) -> list[str]:
     """The components that hold something of ``tenant`` on some host (a rendered file of its,
-    or a non-empty part of the variables), in ``order`` (site.yml's)."""
-    found: set[str] = set()
+    or a non-empty part of the variables) or a host-wide file or variable listing the tenants
+    (a mail map, the backup's list of what to keep), in ``order`` (site.yml's)."""
+    found: set[str] = {name for names in build.listing_tenants.values() for name in names}
     for item in build.files.values():
         if item.tenant == tenant and item.component:
             found.add(item.component)
