@@ -94,6 +94,7 @@ bench: test-setup
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/tenants.py
+	$(BIN)/python bench/tenant_deploy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

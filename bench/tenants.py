@@ -9,7 +9,7 @@ resume`, `render` of another, and `tenant remove`, `plan`, `render` of the one a
 figures that should not grow with N are printed with their ratio to N = 10 (issue 19's
 target: at most 1.5).
 
-`deploy --tenant` is not measured: souverain has no such command yet.
+`deploy --tenant` needs a lab: bench/tenant_deploy.py measures it.
 
 Prints figures to compare between changes; asserts nothing (these machines are shared).
 Run: .venv/bin/python bench/tenants.py [--tenants 10,100,1000] [--repeat 3]
