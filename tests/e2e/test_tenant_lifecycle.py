@@ -36,7 +36,10 @@ pytestmark = pytest.mark.lab
 UID = "iris"  # a person of both tenants (conftest.both_tenants)
 NEWCOMER = "third"
 # Daemons every tenant shares: a tenant deploy reloads them, never restarts them.
-SHARED_UNITS = ("nginx.service", "dovecot.service", "postfix@-.service", "slapd.service")
+SHARED_UNITS = (
+    "nginx.service", "dovecot.service", "postfix@-.service", "slapd.service", "prosody.service",
+    "coturn.service",
+)  # fmt: skip
 
 
 def records_on(lab: RunningLab) -> dict[str, dict[str, Any]]:
