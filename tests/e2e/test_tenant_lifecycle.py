@@ -38,7 +38,7 @@ NEWCOMER = "third"
 # Daemons every tenant shares: a tenant deploy reloads them, never restarts them.
 SHARED_UNITS = (
     "nginx.service", "dovecot.service", "postfix@-.service", "slapd.service", "prosody.service",
-    "coturn.service",
+    "coturn.service", "postgresql@17-main.service", "redis-server.service", "rspamd.service",
 )  # fmt: skip
 
 

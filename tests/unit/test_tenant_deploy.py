@@ -63,18 +63,34 @@ def rendered(request, tmp_path_factory: pytest.TempPathFactory) -> pipeline.Rend
 
 def narrowed(outcome: pipeline.RenderOutcome, host: str, tenant: str) -> dict:
     build = outcome.build
-    return narrowed_host_vars(build.host_vars[host], build.vars_parts[host], tenant)
+    listing = build.listing_files.get(host, frozenset())
+    return narrowed_host_vars(build.host_vars[host], build.vars_parts[host], tenant, listing)
 
 
-def test_narrowed_files_are_the_tenants_and_the_shared_ones(rendered):
+def test_narrowed_files_are_the_tenants_and_the_host_wide_ones_listing_tenants(rendered):
+    listing = rendered.build.listing_files
     for host, host_vars in rendered.build.host_vars.items():
         for component in host_vars["souverain_components"]:
             whole = host_vars.get(f"{component}_files", [])
             files = narrowed(rendered, host, "beta").get(f"{component}_files", [])
-            assert files == [entry for entry in whole if entry["tenant"] in (None, "beta")]
-            assert {entry["tenant"] for entry in whole} - {None, "beta"} <= {
-                entry["tenant"] for entry in whole
-            }
+            assert files == [
+                entry for entry in whole
+                if entry["tenant"] == "beta"
+                or (entry["tenant"] is None and entry["dest"] in listing.get(host, ()))
+            ]  # fmt: skip
+    dests = {
+        entry["dest"]
+        for host in rendered.build.host_vars
+        for key, value in narrowed(rendered, host, "beta").items()
+        if key.endswith("_files")
+        for entry in value
+    }
+    # A map listing every tenant's domains is given; the unit every homeserver runs, or the
+    # SSH daemon's settings, wait for a whole deploy.
+    assert "/etc/postfix/souverain/sni" in dests, sorted(dests)
+    assert not any("souverain-synapse@" in dest for dest in dests)
+    assert not any(dest.startswith("/etc/ssh/") for dest in dests)
+    assert any("beta" in dest for dest in dests)
 
 
 def test_narrowed_tenant_lists_hold_that_tenant_alone(rendered):
@@ -164,7 +180,7 @@ def test_parts_merge_like_the_render_does():
              "chat_version": "1",
              "chat_files": [{"dest": "/x", "tenant": None}, {"dest": "/a", "tenant": "a"},
                             {"dest": "/b", "tenant": "b"}]}  # fmt: skip
-    mine = narrowed_host_vars(whole, parts, "a")
+    mine = narrowed_host_vars(whole, parts, "a", {"/x"})
     assert mine["chat_tenants"] == ["a"]
     assert mine["extra"] == {}
     assert mine["chat_version"] == "1"

@@ -116,8 +116,10 @@ class Build:
     # tenant's (what a deploy narrowed to one tenant merges again: see render/narrow.py).
     vars_parts: dict[str, dict[str, VarsParts]] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # plain, per host
-    # Per host, the components with a host-wide file or variable that lists the tenants.
+    # Per host, the components with a host-wide file or variable that lists the tenants, and
+    # the destinations of those files.
     listing_tenants: dict[str, set[str]] = field(default_factory=dict)
+    listing_files: dict[str, set[str]] = field(default_factory=dict)
     previous: RenderIndex | None = None  # the index of the build the render borrowed from
 
     def add(self, item: RenderedFile) -> None:
@@ -348,8 +350,11 @@ class Renderer:
                 group = f"{host.name}/{component}:{file_spec.dest}"
                 scope = self._host_scope(group, host_key, component, group)
                 context = {**self._watched(base_context, scope), "tenant": None}
-                placed[component] += self._group(build, group, scope, [file_spec], context)
-                self._note_listing(build, host, component, group, scope)
+                items = self._group(build, group, scope, [file_spec], context)
+                placed[component] += items
+                if self._note_listing(build, host, component, group, scope):
+                    listing = build.listing_files.setdefault(host.name, set())
+                    listing.update(item.dest for item in items if item.dest)
             if tenant_files:
                 scoped = self._scoped(base_context)
                 for tenant in base_context["tenants"]:
@@ -441,11 +446,13 @@ class Renderer:
     @staticmethod
     def _note_listing(
         build: Build, host: Host, component: str, group: str, scope: _HostScope
-    ) -> None:
+    ) -> bool:
         """Note ``component`` on ``host`` when this host group read the tenants (rendered now,
-        or reused from a render when it did)."""
-        if build.groups[group].key == scope.wide:
-            build.listing_tenants.setdefault(host.name, set()).add(component)
+        or reused from a render when it did); whether it did."""
+        if build.groups[group].key != scope.wide:
+            return False
+        build.listing_tenants.setdefault(host.name, set()).add(component)
+        return True
 
     def _vars_part(
         self,

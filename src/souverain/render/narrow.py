@@ -3,9 +3,12 @@
 A whole render gives each role every tenant of its host: each per-tenant loop then visits every
 tenant, and a deploy costs O(N) even when one tenant changed. Narrowed, a component's
 variables are its host template's merged with that tenant's part alone (the other tenants'
-parts are left out), and its rendered files are those of no tenant (the host-wide ones, which
-list every tenant: maps, includes, access rules) and that tenant's. What the roles then do
-visits that tenant's objects and the shared ones, and nothing of the other tenants.
+parts are left out), and its rendered files are that tenant's and the host-wide ones that list
+the tenants (maps, includes, access rules, what the backup keeps). The other host-wide files
+(a daemon's main configuration, a unit every tenant's instance runs) do not change when a
+tenant does: a difference there comes from a new release or a suite-wide setting, whose
+restarts reach every tenant, and waits for a whole deploy. What the roles then do visits that
+tenant's objects and the shared ones, and nothing of the other tenants.
 
 ``souverain_only_tenant`` is set in the narrowed variables: a task that removes what its
 variables do not list (a pruning step) must not run then, since the other tenants are missing
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +31,24 @@ FILES_SUFFIX = "_files"
 
 
 def narrowed_host_vars(
-    host_vars: Mapping[str, Any], parts: Mapping[str, VarsParts], tenant: str
+    host_vars: Mapping[str, Any],
+    parts: Mapping[str, VarsParts],
+    tenant: str,
+    listing: Set[str] = frozenset(),
 ) -> dict[str, Any]:
     """``host_vars`` (a host's whole plain variables) as a deploy of ``tenant`` alone sees
-    them; ``parts`` are the host's components' variable parts (render.engine.Build)."""
+    them; ``parts`` are the host's components' variable parts and ``listing`` the host-wide
+    files that list the tenants (render.engine.Build)."""
     narrowed = dict(host_vars)
     components = host_vars.get("souverain_components", [])
     for component in components:
         key = f"{component}{FILES_SUFFIX}"
         if key in narrowed:
             narrowed[key] = [
-                entry for entry in narrowed[key] if entry.get("tenant") in (None, tenant)
+                entry
+                for entry in narrowed[key]
+                if entry.get("tenant") == tenant
+                or (entry.get("tenant") is None and entry["dest"] in listing)
             ]
     for component, component_parts in parts.items():
         if not component_parts.tenants:
@@ -97,7 +107,10 @@ def write_narrowed_inventory(build: Build, inventory_dir: Path, tenant: str, int
         host = source.parent.name if source.parent.parent.name == "host_vars" else None
         if host in build.host_vars and source.name == VARS_FILE_NAME:
             narrowed = narrowed_host_vars(
-                build.host_vars[host], build.vars_parts.get(host, {}), tenant
+                build.host_vars[host],
+                build.vars_parts.get(host, {}),
+                tenant,
+                build.listing_files.get(host, frozenset()),
             )
             target.write_text(json.dumps(narrowed, indent=1, sort_keys=True) + "\n")
         else:
