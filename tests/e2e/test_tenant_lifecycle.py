@@ -116,7 +116,9 @@ def others_state(lab: RunningLab, tenants: list[str]) -> dict[str, dict[str, str
         shown = lab.ssh(host, command)
         assert shown.returncode == 0, shown.stdout + shown.stderr
         state[host] = {
-            " ".join(line.split()[:2]): line.split()[2] for line in shown.stdout.splitlines()
+            " ".join(line.split()[:2]): line.split()[2]
+            for line in shown.stdout.splitlines()
+            if line.startswith(("unit ", "file ")) and len(line.split()) == 3
         }
     return state
 
