@@ -41,10 +41,18 @@ os.system(f"chown -R vmail:vmail {root}")
 """
 
 
-def souverain(*args: str, check: bool = True) -> tuple[dict[str, Any], float]:
+def souverain(
+    *args: str, check: bool = True, timeout: float | None = None
+) -> tuple[dict[str, Any], float]:
+    """Run the CLI; (its JSON output or {}, seconds). A failure ends the benchmark with its
+    output, unless ``check`` is false."""
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "souverain", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "souverain", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
     )
     elapsed = time.monotonic() - started
     if check and result.returncode != 0:

@@ -19,8 +19,9 @@ from souverain.secrets import SecretStore, read_password
 ROLES = ("base", "pki", "directory")
 
 
-def render(directory: Path, change=None, roles=ROLES) -> Deployment:
-    """`souverain init`, an optional edit of suite.yml, then a render with only `roles`."""
+def edited(directory: Path, change=None) -> Deployment:
+    """`souverain init` in ``directory``/suite, then an optional edit of suite.yml (comments
+    and quoting kept)."""
     from souverain.scaffold import init_deployment
     from souverain.secrets import ensure_password_file
 
@@ -35,6 +36,12 @@ def render(directory: Path, change=None, roles=ROLES) -> Deployment:
         change(data)
         with deployment.suite_file.open("w") as stream:
             yaml.dump(data, stream)
+    return deployment
+
+
+def render(directory: Path, change=None, roles=ROLES) -> Deployment:
+    """`edited`, then a render with only `roles`."""
+    deployment = edited(directory, change)
     linked = directory / "roles"
     linked.mkdir()
     for name in roles:

@@ -23,9 +23,8 @@ from souverain.render.narrow import (
     tenant_components,
     write_narrowed_inventory,
 )
-from souverain.scaffold import init_deployment
-from souverain.secrets import ensure_password_file
 from tests.unit.layouts import FOUR_HOSTS
+from tests.unit.test_role_directory_render import edited
 
 ORDER = (
     "base", "pki", "proxy", "web", "postgresql", "redis", "directory", "sso", "drive", "mail",
@@ -38,20 +37,13 @@ TENANTS = [
 
 
 def deployment_of(directory: Path, hosts: list | None = None) -> Deployment:
-    target = directory / "suite"
-    init_deployment(target, domain="acme.example.org", name="acme")
-    deployment = Deployment.at(target)
-    ensure_password_file(deployment)
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(deployment.suite_file.read_text())
-    data["tenants"].extend(TENANTS)
-    if hosts is not None:
-        data["hosts"] = hosts
-        data["components"]["backup"]["enabled"] = False
-    with deployment.suite_file.open("w") as stream:
-        yaml.dump(data, stream)
-    return deployment
+    def change(data) -> None:
+        data["tenants"].extend(TENANTS)
+        if hosts is not None:
+            data["hosts"] = hosts
+            data["components"]["backup"]["enabled"] = False
+
+    return edited(directory, change)
 
 
 @pytest.fixture(scope="module", params=["one host", "four hosts"])

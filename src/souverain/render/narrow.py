@@ -34,7 +34,7 @@ def narrowed_host_vars(
     host_vars: Mapping[str, Any],
     parts: Mapping[str, VarsParts],
     tenant: str,
-    listing: Set[str] = frozenset(),
+    listing: Set[str],
 ) -> dict[str, Any]:
     """``host_vars`` (a host's whole plain variables) as a deploy of ``tenant`` alone sees
     them; ``parts`` are the host's components' variable parts and ``listing`` the host-wide
