@@ -28,8 +28,9 @@ import pytest
 
 from tests.e2e.conftest import RunningLab, TenantView, forget_deployed, souverain
 from tests.e2e.test_backup import opened_export
-from tests.e2e.test_isolation import homeserver_login, mail_endpoints, message, submission
+from tests.e2e.test_isolation import homeserver_login, mail_endpoints
 from tests.e2e.test_mail import imaps
+from tests.e2e.test_suspension import send_within
 
 pytestmark = pytest.mark.lab
 
@@ -192,13 +193,7 @@ def test_the_other_tenants_files_and_processes_are_left_as_they_were(arrival):
 
 def test_the_new_tenants_person_sends_and_reads_mail(arrival):
     lab, newcomer = arrival["lab"], arrival["newcomer"]
-    client = submission(lab, newcomer)
-    try:
-        mail = message(newcomer.address(UID), newcomer.address(UID), newcomer.domain)
-        client.send_message(mail)
-    finally:
-        client.close()
-    wanted = str(mail["Message-ID"])
+    wanted = send_within(newcomer, lab, newcomer)
     deadline = time.monotonic() + 60
     while True:
         reader = imaps(mail_endpoints(lab, newcomer))
@@ -223,17 +218,12 @@ def departure(
 ) -> dict[str, Any]:
     lab = lab_session
     staying, leaving = both_tenants
-    client = submission(lab, staying)
-    try:
-        mail = message(staying.address(UID), leaving.address(UID), staying.domain)
-        client.send_message(mail)
-    finally:
-        client.close()
+    message_id = send_within(leaving, lab, staying)
     time.sleep(3)  # delivered by the time the export reads the mailbox (a local delivery)
     before = records_on(lab)
     assert all(leaving.id in records for records in before.values()), before.keys()
     state: dict[str, Any] = {"lab": lab, "staying": staying, "leaving": leaving}
-    state["message_id"] = str(mail["Message-ID"])
+    state["message_id"] = message_id
     state["records"] = {host: records[leaving.id] for host, records in before.items()}
     state["staying_records"] = {host: records[staying.id] for host, records in before.items()}
     removed = souverain("-C", str(lab.directory), "tenant", "remove", leaving.id)
